@@ -78,9 +78,11 @@ def build(name: str = "2,3,4-trimethylpentane", seed: int = 7) -> Molecule:
     elements = tuple(a.GetSymbol() for a in mol.GetAtoms())
     charge_of = NONBONDED["charge"]
     charges = np.array(
-        [charge_of["H"] if e == "H" else charge_of[{3: "CH3", 2: "CH2", 1: "CH", 0: "C"}[a.GetTotalNumHs()]]
+        [charge_of["H"] if e == "H" else charge_of[{3: "CH3", 2: "CH2", 1: "CH", 0: "C"}[a.GetTotalNumHs(includeNeighbors=True)]]
          for e, a in zip(elements, mol.GetAtoms())]
     )
+    if abs(charges.sum()) > 1e-9:
+        raise MoleculeError(f"molecule {name!r}: OPLS-AA charges sum to {charges.sum():.3f} e, not 0")
     masses = np.array([MASS[e] for e in elements])
     xyz = mol.GetConformer().GetPositions()
     xyz = xyz - (masses[:, None] * xyz).sum(0) / masses.sum()

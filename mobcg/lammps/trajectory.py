@@ -1,0 +1,97 @@
+"""LAMMPS output → GSD: centre-of-mass trajectories written by `fix ave/time ... mode vector`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gsd.hoomd
+import numpy as np
+
+from .. import files
+
+
+class TrajectoryError(ValueError):
+    pass
+
+
+def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (F,), rows (F, N, C)) from a `fix ave/time mode vector` file; a cut-off last frame is dropped."""
+    path = Path(path)
+    lines = [l for l in path.read_text().splitlines() if l and not l.startswith("#")]
+    steps, frames, i = [], [], 0
+    while i < len(lines):
+        head = lines[i].split()
+        if len(head) != 2:
+            raise TrajectoryError(f"{path}: line '{lines[i][:60]}' is not a 'step nrows' frame header")
+        step, nrows = int(head[0]), int(head[1])
+        block = lines[i + 1:i + 1 + nrows]
+        if len(block) < nrows:
+            break  # the run was interrupted while writing this frame
+        frames.append(np.array([l.split()[1:] for l in block], dtype=float))
+        steps.append(step)
+        i += 1 + nrows
+    if not frames:
+        raise TrajectoryError(f"{path}: no complete frame")
+    return np.array(steps), np.stack(frames)
+
+
+def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
+    """Rows of a `fix ave/time` scalar file (first column: step)."""
+    data = np.loadtxt(path, comments="#", ndmin=2)
+    if data.size == 0:
+        raise TrajectoryError(f"{path}: empty")
+    return data
+
+
+def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
+    """Convert unwrapped COM positions + box lengths into a GSD trajectory (wrapped + images).
+
+    HOOMD/GSD convention: box centred on the origin, positions in [-L/2, L/2), `particles/image`
+    counts box crossings, so unwrapped = position + image * L. Returns the number of frames.
+    """
+    steps, com = read_vector_file(com_file)
+    box = read_scalar_file(box_file)
+    by_step = {int(row[0]): row[1:4] for row in box}
+    missing = [s for s in steps if s not in by_step]
+    if missing:
+        raise TrajectoryError(f"{box_file}: no box for step {missing[0]}")
+    with files.atomic_path(gsd_file) as tmp:
+        with gsd.hoomd.open(tmp, "w") as traj:
+            for step, xyz in zip(steps, com):
+                lengths = by_step[int(step)]
+                traj.append(frame(xyz, lengths, int(step), timestep_fs))
+    return len(steps)
+
+
+def frame(unwrapped: np.ndarray, lengths, step: int = 0, timestep_fs: float = 1.0) -> gsd.hoomd.Frame:
+    lengths = np.asarray(lengths, float)
+    image = np.floor(unwrapped / lengths + 0.5).astype(np.int32)
+    f = gsd.hoomd.Frame()
+    f.configuration.step = step
+    f.configuration.box = [*lengths, 0, 0, 0]
+    f.particles.N = len(unwrapped)
+    f.particles.position = (unwrapped - image * lengths).astype(np.float32)
+    f.particles.image = image
+    f.particles.types = ["M"]
+    f.particles.typeid = np.zeros(len(unwrapped), np.uint32)
+    f.log["mobcg/timestep_fs"] = np.array([timestep_fs])
+    return f
+
+
+def read_gsd(gsd_file) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times in fs (F,), unwrapped positions (F, N, 3) Å, box lengths (F, 3) Å)."""
+    try:
+        with gsd.hoomd.open(gsd_file, "r") as traj:
+            if len(traj) == 0:
+                raise TrajectoryError(f"{gsd_file}: no frames")
+            steps, pos, boxes = [], [], []
+            dt = float(traj[0].log.get("mobcg/timestep_fs", [1.0])[0])
+            for f in traj:
+                lengths = np.asarray(f.configuration.box[:3], float)
+                steps.append(f.configuration.step)
+                boxes.append(lengths)
+                pos.append(f.particles.position.astype(float) + f.particles.image * lengths)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise TrajectoryError(f"{gsd_file}: unreadable GSD trajectory ({exc})") from None
+    return (np.array(steps) - steps[0]) * dt, np.stack(pos), np.stack(boxes)

@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Mobility-preserving coarse-grained models of 2,3,4-trimethylpentane as a signac-flow workflow.
+
+    python project.py status       # where every job stands
+    python project.py run          # run what is eligible, here
+    python project.py submit       # the same on a cluster (SLURM), one job per operation
+"""
+import os
+
+from flow import FlowProject
+
+from mobcg import aa, jobs
+
+
+class Project(FlowProject):
+    pass
+
+
+def ranks(stage):
+    """MPI ranks for a stage: the preset's, never more than this machine has when run here."""
+    return lambda job: min(jobs.preset(job)[stage]["np"], os.cpu_count() or 1)
+
+
+def walltime(job):
+    return jobs.preset(job)["walltime_h"]
+
+
+# Conditions read like sentences.
+def not_failed(job):
+    return not jobs.is_failed(job)
+
+
+def aa_built(job):
+    return job.isfile(aa.DATA)
+
+
+def aa_equilibrated(job):
+    return job.isfile(aa.EQUILIBRATED)
+
+
+def aa_sampled(job):
+    return job.isfile(aa.TRAJECTORY)
+
+
+def aa_analyzed(job):
+    return "D_AA" in job.doc
+
+
+def failed(job):
+    return jobs.is_failed(job)
+
+
+# A failed job counts as done for every stage, so nothing retries it.
+def done(condition):
+    def check(job):
+        return failed(job) or condition(job)
+    check.__name__ = f"{condition.__name__}_or_failed"
+    return check
+
+
+@Project.pre(not_failed)
+@Project.post(done(aa_built))
+@Project.operation(directives={"np": 1, "walltime": 0.1})
+def build_aa(job):
+    with jobs.failures(job, "build_aa"):
+        aa.build(job)
+
+
+@Project.pre.after(build_aa)
+@Project.pre(not_failed)
+@Project.post(done(aa_equilibrated))
+@Project.operation(directives={"np": ranks("aa"), "walltime": walltime})
+def equilibrate_aa(job):
+    with jobs.failures(job, "equilibrate_aa"):
+        aa.equilibrate(job, np=ranks("aa")(job))
+
+
+@Project.pre.after(equilibrate_aa)
+@Project.pre(not_failed)
+@Project.post(done(aa_sampled))
+@Project.operation(directives={"np": ranks("aa"), "walltime": walltime})
+def sample_aa(job):
+    with jobs.failures(job, "sample_aa"):
+        aa.sample(job, np=ranks("aa")(job))
+
+
+@Project.pre.after(sample_aa)
+@Project.pre(not_failed)
+@Project.post(done(aa_analyzed))
+@Project.operation(directives={"np": 1, "walltime": 0.2})
+def analyze_aa(job):
+    with jobs.failures(job, "analyze_aa"):
+        aa.analyze(job)
+
+
+if __name__ == "__main__":
+    Project().main()
