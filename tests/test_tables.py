@@ -1,7 +1,6 @@
 """Tests of mobcg.tables: file round trips, force/energy consistency, reference data,
 simulation-ready tables, error messages, and a LAMMPS cross-check of the table format."""
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobcg import tables
 from mobcg.tables import (
     PAPER_GRID,
     Table,
