@@ -29,8 +29,11 @@ also live in the project config (``.signac/config``)::
     modules = gcc/9.2.0 openmpi/4.1.2 lammps
 
 The script template is ``templates/lichtenberg.sh`` (it extends flow's
-``slurm.sh``); flow looks for it in the ``templates/`` folder of the project
-root, i.e. next to ``project.py``.
+``slurm.sh``).  flow searches ``<project root>/templates`` first, then the
+``templates`` folder of the package that defines each registered environment,
+here ``mobcg/templates`` -- a symlink to ``../templates``.  So the template is
+found even for a project outside this repository, and flow does not warn
+"Unable to load template from package" on every ``status``/``submit``.
 """
 
 from __future__ import annotations
