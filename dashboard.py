@@ -30,11 +30,10 @@ from signac_dashboard.modules import (
     DocumentList,
     FlowStatus,
     ImageViewer,
-    Schema,
     StatepointList,
 )
 
-from mobcg.dashboard_modules import JobResults, ProjectSummary, job_stage
+from mobcg.dashboard_modules import JobResults, ProjectSummary, ReadableSchema, job_stage
 
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +60,7 @@ def make_modules():
         ProjectSummary(),
         ImageViewer(name="Project figure", context="ProjectContext",
                     img_globs=("analysis/*.png",)),
-        Schema(max_chars=100),
+        ReadableSchema(),  # signac-dashboard's Schema, readable (see its docstring)
         # job pages
         JobResults(),
         FlowStatus(),  # needs a FlowProject (labels); see load_project
@@ -97,8 +96,9 @@ def make_dashboard(project=None, config=None):
     """
     if project is None:
         project = load_project()
-    return MobcgDashboard(config=dict(config or {}), project=project,
-                          modules=make_modules())
+    config = dict(config or {})
+    config.setdefault("CARDS_PER_ROW", 2)  # the summary tables need the width
+    return MobcgDashboard(config=config, project=project, modules=make_modules())
 
 
 if __name__ == "__main__":

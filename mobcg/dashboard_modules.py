@@ -23,8 +23,9 @@ from markupsafe import Markup, escape
 try:  # signac-dashboard is an optional dependency of the library
     from flask import render_template
     from signac_dashboard import Module
+    from signac_dashboard.modules import Schema
 except ImportError:  # pragma: no cover - only without the dashboard extra
-    Module = object
+    Module = Schema = object
     render_template = None
 
 #: Stages in pipeline order, with the job.doc key whose presence marks them done.
@@ -169,13 +170,10 @@ def _models_html(models) -> str:
 
 def project_summary_html(project) -> str:
     s = project_summary(project)
-    parts = [f"<p><strong>{s['n_jobs']}</strong> jobs</p>"]
+    parts = [f"<p><strong>{s['n_jobs']}</strong> jobs, IBI converged in "
+             f"<strong>{s['ibi_converged']}</strong></p>"]
     parts.append("<h4 class='title is-6'>Jobs by furthest finished stage</h4>")
     parts.append(_table(list(s["stages"].items()), header=("stage", "jobs")))
-    parts.append(f"<p>IBI converged: <strong>{s['ibi_converged']}</strong></p>")
-    if s["failure_reasons"]:
-        parts.append("<h4 class='title is-6'>Failures</h4>")
-        parts.append(_table(list(s["failure_reasons"].items()), header=("reason", "jobs")))
     parts.append("<h4 class='title is-6'>alpha = D_CG / D_AA</h4>")
     if s["alpha"]:
         a = s["alpha"]
@@ -193,7 +191,25 @@ def project_summary_html(project) -> str:
         parts.append("<p>no models trained yet</p>")
     else:
         parts.append(_models_html(s["models"]))
+    if s["failure_reasons"]:
+        parts.append("<h4 class='title is-6'>Failures</h4>")
+        parts.append(_table(list(s["failure_reasons"].items()), header=("reason", "jobs")))
     return "".join(parts)
+
+
+def schema_rows(project, max_values=8):
+    """(key, "type: v1, v2, …") rows of the statepoint schema, readable and short."""
+    rows = []
+    for key, by_type in sorted(project.detect_schema().items()):
+        texts = []
+        for typ, values in by_type.items():
+            values = sorted(values, key=repr)
+            shown = ", ".join(str(v) for v in values[:max_values])  # exact, not _fmt
+            if len(values) > max_values:
+                shown += f", … ({len(values)} values)"
+            texts.append(f"{getattr(typ, '__name__', typ)}: {shown}")
+        rows.append((key, "; ".join(texts)))
+    return rows
 
 
 def job_results_html(job) -> str:
@@ -228,6 +244,20 @@ class ProjectSummary(Module):
         return [{"name": self.name, "content": render_template(self.template, msg=html)}]
 
 
+class ReadableSchema(Schema):
+    """The statepoint schema as a table.
+
+    signac-dashboard 0.7.0's ``Schema`` prints ``defaultdict(<class 'float'>, …)``
+    and, with ``max_chars``, leaves short values unescaped so the browser swallows
+    ``<class …>`` as a tag.  Same card, readable values, everything escaped.
+    """
+
+    def get_cards(self, project):
+        html = Markup(_table(schema_rows(project), header=("parameter", "values")))
+        return [{"name": self.name,
+                 "content": render_template("cards/text_display.html", msg=html)}]
+
+
 class JobResults(Module):
     """Job card: the job's scalar results with units and error bars."""
 
@@ -242,5 +272,5 @@ class JobResults(Module):
         return [{"name": self.name, "content": render_template(self.template, msg=html)}]
 
 
-__all__ = ["ProjectSummary", "JobResults", "job_stage", "project_summary",
+__all__ = ["ProjectSummary", "JobResults", "ReadableSchema", "schema_rows", "job_stage", "project_summary",
            "alpha_histogram_png", "read_models"]

@@ -27,6 +27,8 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))  # for `import slurm` (tests/slurm.py)
+if str(REPO) not in sys.path:  # dashboard.py lives at the repo root, outside the package
+    sys.path.insert(1, str(REPO))
 
 import slurm as slurm_helpers  # noqa: E402
 
