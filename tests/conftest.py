@@ -17,7 +17,6 @@ themselves (``monkeypatch.setenv`` overrides it for that test only).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import textwrap
 from pathlib import Path
