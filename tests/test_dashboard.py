@@ -1,0 +1,186 @@
+"""dashboard.py: pages render (Flask test client) and look like something (Chromium)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from dashboard import make_dashboard
+from mobcg.dashboard_modules import job_stage, project_summary
+
+MODELS = {"structure": {"r2": 0.931, "rmse": 0.12},
+          "mobility": {"r2": 0.874, "rmse": 0.2},
+          "alpha": {"r2": 0.812, "mae": 0.4}}
+
+
+def _flow_project(project):
+    """The stand-in's FlowProject (FlowStatus needs labels), loaded from its project.py."""
+    spec = importlib.util.spec_from_file_location(
+        f"standin_{abs(hash(project.path))}", os.path.join(project.path, "project.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Project.get_project(project.path)
+
+
+@pytest.fixture
+def results_project(standin_project):
+    """4 jobs: 2 through CG (alpha), 1 through IBI, 1 failed; rdf.png; models.json."""
+    project = standin_project(n_jobs=4, results=True)
+    analysis = Path(project.path) / "analysis"
+    analysis.mkdir()
+    (analysis / "models.json").write_text(json.dumps(MODELS))
+    return _flow_project(project)
+
+
+@pytest.fixture
+def client(results_project):
+    dash = make_dashboard(results_project, config={"ACCESS_TOKEN": None})
+    return dash.app.test_client()
+
+
+# -- data functions ------------------------------------------------------------------------
+
+
+def test_project_summary_counts(results_project):
+    s = project_summary(results_project)
+    assert s["n_jobs"] == 4
+    assert s["stages"] == {"new": 0, "AA analysed": 0, "IBI done": 1, "CG analysed": 2,
+                           "failed": 1}
+    assert s["failure_reasons"] == {"lost atoms in equilibrate_aa": 1}
+    assert s["alpha"]["n"] == 2 and s["alpha"]["min"] == pytest.approx(3.0)
+    assert s["models"] == MODELS
+    assert job_stage({}) == "new"
+    assert job_stage({"D_AA": 1, "alpha": 2, "failed": True}) == "failed"
+
+
+# -- Flask test client ---------------------------------------------------------------------
+
+
+def test_home_redirects_to_project_summary(client, results_project):
+    r = client.get("/", follow_redirects=True)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    for text in ("Project summary", "4</strong> jobs", "CG analysed", "IBI done",
+                 "lost atoms in equilibrate_aa", "alpha-histogram", "data:image/png;base64",
+                 "structure", "0.931", "mobility", "Project Schema", "replica",
+                 "forcefield.bonds.CC.k", "float: 268.0, 278.0, 288.0, 298.0",
+                 "float: 298.15"):
+        assert text in html, text
+    assert "defaultdict" not in html  # signac-dashboard 0.7.0's Schema card does that
+
+
+def test_job_page_shows_results_labels_document_and_figure(client, results_project):
+    job = next(j for j in results_project if j.sp.replica == 0)
+    r = client.get(f"/jobs/{job.id}")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    for text in ("Results", "CG analysed", "D_AA", "1e-9 m²/s", "± 0.1",  # JobResults
+                 "Flow Status", "built", "analyzed",                      # flow labels
+                 "Statepoint Parameters", "2,3,4-trimethylpentane",       # statepoint
+                 "Job Document", "ibi_converged",                         # document
+                 f"/jobs/{job.id}/file/rdf.png"):                         # ImageViewer
+        assert text in html, text
+    png = client.get(f"/jobs/{job.id}/file/rdf.png")
+    assert png.status_code == 200 and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_failed_job_page_and_job_list(client, results_project):
+    failed = next(j for j in results_project if j.doc.get("failed"))
+    html = client.get(f"/jobs/{failed.id}").get_data(as_text=True)
+    assert "failed: lost atoms in equilibrate_aa" in html
+    r = client.get("/jobs/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "replica 0 · CG analysed · α=3" in html  # MobcgDashboard.job_title
+
+
+def test_without_models_or_flow_project(standin_project):
+    """A plain signac project, nothing computed yet: still renders."""
+    project = standin_project(n_jobs=2, name="plain")
+    client = make_dashboard(project, config={"ACCESS_TOKEN": None}).app.test_client()
+    html = client.get("/project/").get_data(as_text=True)
+    assert "no models trained yet" in html and "no job has alpha yet" in html
+    job = next(iter(project))
+    r = client.get(f"/jobs/{job.id}")
+    assert r.status_code == 200 and "no results yet" in r.get_data(as_text=True)
+
+
+def test_login_is_on_by_default(results_project):
+    client = make_dashboard(results_project).app.test_client()
+    r = client.get("/project/")
+    assert r.status_code == 401  # signac-dashboard answers 401 without the token
+
+
+# -- headless Chromium screenshot ----------------------------------------------------------
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served_dashboard(results_project):
+    from werkzeug.serving import make_server
+
+    dash = make_dashboard(results_project, config={"ACCESS_TOKEN": None})
+    server = make_server("127.0.0.1", _free_port(), dash.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_dashboard_screenshot_is_not_blank(served_dashboard, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed; run `.ci/slurm.sh install-all` "
+                    "(Debian package 'chromium') to enable the screenshot test")
+    import matplotlib.image
+    import numpy as np
+
+    shot = tmp_path / "dashboard.png"
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+           f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,900",
+           f"{served_dashboard}/project/"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.exists(), f"no screenshot (rc {r.returncode}):\n{r.stderr[-3000:]}"
+
+    img = matplotlib.image.imread(str(shot))  # floats in [0, 1], (H, W, 3 or 4)
+    assert img.shape[:2] == (900, 1280)
+    rgb = img[..., :3]
+    assert rgb.std() > 0.05, "screenshot is (nearly) uniform"
+    assert (rgb < 0.95).any(axis=-1).mean() > 0.02, "screenshot is (nearly) all white"
+    # styled, not bare HTML: the dark blue-grey sidebar (CSS) and the blue histogram
+    saturation = rgb.max(axis=-1) - rgb.min(axis=-1)
+    assert (saturation > 0.08).mean() > 0.05, "hardly any colour: CSS missing?"
+    assert (rgb.mean(axis=-1) < 0.35).mean() > 0.05, "no dark sidebar: CSS missing?"
+
+    if os.environ.get("MOBCG_UPDATE_SCREENSHOT") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
