@@ -9,6 +9,7 @@ import os
 
 from flow import FlowProject
 
+import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
 from mobcg import aa, jobs
 
 

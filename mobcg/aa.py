@@ -16,7 +16,7 @@ from .forcefield import NONBONDED, OPLS_AA
 from .lammps import data, trajectory
 from .molecule import MASS, box_length, build as build_molecule
 
-AMU_KCAL = 4184.0 / 1.66053906660e-27 / 6.02214076e23 * 1e-20  # (kcal/mol/Å²)/amu in s⁻²
+AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/amu in s⁻²
 
 # Files that mark each stage done.
 DATA = "aa.data"
@@ -79,11 +79,15 @@ def equilibrate(job, np: int = 1) -> None:
                equilibrate_steps=_steps(preset["aa"]["equilibrate_ps"], ctx["timestep"]),
                restart_out=EQUILIBRATED + ".part")
     script = lammps.render("aa_equilibrate.in", job.fn("equilibrate_aa.in"), **ctx)
-    log = lammps.run(script, cwd=job.path, np=np, job=job.id, log="equilibrate_aa.log")
-    last = lammps.parse_log(log)[-1]
-    rho = float(last["Density"][-1])
-    if not 0.2 < rho < 3.0:
-        raise jobs.StageFailed(f"job {job.id}: unphysical density {rho:.3f} g/cm³ after NPT equilibration")
+    try:
+        log = lammps.run(script, cwd=job.path, np=np, job=job.id, log="equilibrate_aa.log")
+        rho = float(lammps.parse_log(log)[-1]["Density"][-1])
+        if not 0.2 < rho < 3.0:
+            raise jobs.StageFailed(f"job {job.id}: unphysical density {rho:.3f} g/cm³ after NPT equilibration")
+    except BaseException:
+        if os.path.exists(job.fn(EQUILIBRATED + ".part")):
+            os.unlink(job.fn(EQUILIBRATED + ".part"))
+        raise
     os.replace(job.fn(EQUILIBRATED + ".part"), job.fn(EQUILIBRATED))
 
 
@@ -118,3 +122,16 @@ def analyze(job) -> None:
     job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,
                     "D_AA_err": d.err, "D_AA": d.D})
+
+
+def single_point(directory, forcefield: dict, molecule, positions: np.ndarray, length: float,
+                 n_molecules: int = 1, cutoff: float = 10.0) -> dict[str, float]:
+    """LAMMPS energies (kcal/mol) of one configuration: {'E_bond': ..., 'E_angle': ..., ...}."""
+    from pathlib import Path
+    directory = Path(directory)
+    data.write_aa(directory / "single_point.data", molecule, positions, length, n_molecules)
+    script = lammps.render("aa_single_point.in", directory / "single_point.in", ff=forcefield,
+                           lj=NONBONDED["lj"], special14=NONBONDED["special_lj_coul_14"], cutoff=cutoff,
+                           data_file="single_point.data", self_name="single_point.in")
+    log = lammps.run(script, cwd=directory, job="single point", log="single_point.log")
+    return {k: float(v[-1]) for k, v in lammps.parse_log(log)[-1].items()}

@@ -32,9 +32,11 @@ def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min
 
 
 def coordination_number(r: np.ndarray, g: np.ndarray, number_density: float, r_upper: float) -> float:
-    """n(r_upper) = 4π ρ ∫_0^r_upper g(r) r² dr."""
-    mask = r <= r_upper
-    return float(4 * np.pi * number_density * np.trapezoid(g[mask] * r[mask] ** 2, r[mask]))
+    """n(r_upper) = 4π ρ ∫_0^r_upper g(r) r² dr, summed over histogram shells (uniform bin centres r)."""
+    half = 0.5 * (r[1] - r[0])
+    shells = 4.0 / 3.0 * np.pi * ((r + half) ** 3 - (r - half) ** 3)
+    mask = r + half <= r_upper + 1e-9
+    return float(number_density * np.sum(g[mask] * shells[mask]))
 
 
 def msd_xyz(positions: np.ndarray) -> np.ndarray:

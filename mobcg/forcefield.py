@@ -85,7 +85,10 @@ def nest(flat: dict[str, float]) -> dict:
         raise ForceFieldError(f"unknown parameter(s): {', '.join(unknown)}")
     ff = copy.deepcopy(OPLS_AA)
     for name, (group, kind, key) in PARAMETERS.items():
-        ff[group][kind][key] = float(flat[name])
+        value = flat[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ForceFieldError(f"{name} = {value!r} is not a number")
+        ff[group][kind][key] = float(value)
     return ff
 
 

@@ -9,7 +9,7 @@ import sys
 import signac
 
 from . import presets
-from .forcefield import OPLS_AA, SAMPLING_BOX, ForceFieldError, sample, validate, validate_box
+from .forcefield import OPLS_AA, SAMPLING_BOX, ForceFieldError, nest, sample, validate, validate_box
 
 MOLECULE = "2,3,4-trimethylpentane"
 
@@ -20,6 +20,15 @@ def statepoint(ff: dict, preset: str, temperature: float = presets.TEMPERATURE,
             "preset": preset, "replica": replica}
 
 
+def nest_checked(flat: dict, where: str) -> dict:
+    try:
+        ff = nest(flat)
+    except ForceFieldError as exc:
+        raise ForceFieldError(f"{where}: {exc}") from None
+    validate(ff, where=where)
+    return ff
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="init.py", description=__doc__)
     parser.add_argument("--n", type=int, default=None,
@@ -28,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--preset", default="demo", help=f"protocol preset: {', '.join(presets.PRESETS)}")
     parser.add_argument("--box", default=None,
                         help="JSON file {parameter: [lower, upper]} overriding parts of the sampling box")
+    parser.add_argument("--params", action="append", default=[], metavar="FILE.json",
+                        help="add a parameter set of your own: JSON {K_CC: ..., ...} (all 19 names); repeatable")
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="fraction of random sets kept out of training to validate predictions")
     parser.add_argument("--no-reference", action="store_true", help="do not add the unmodified OPLS-AA set")
@@ -54,8 +65,18 @@ def plan(args) -> list[tuple[dict, bool]]:
     drawn = sample(n, args.seed, box)
     n_holdout = int(round(args.holdout * n))
     todo = [(statepoint(ff, args.preset), i < n_holdout) for i, ff in enumerate(drawn)]
+    for path in args.params:
+        try:
+            with open(path) as fh:
+                flat = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ForceFieldError(f"--params {path}: cannot read a parameter set ({exc})") from None
+        if not isinstance(flat, dict):
+            raise ForceFieldError(f"--params {path}: expected a JSON object of the 19 parameters")
+        # Own sets are checked for sanity (signs, angles), not for the sampling box.
+        todo.append((statepoint(nest_checked(flat, path), args.preset), False))
     if not args.no_reference:
-        todo.append((statepoint(validate(OPLS_AA) and OPLS_AA, args.preset), False))
+        todo.append((statepoint(OPLS_AA, args.preset), False))
     return todo
 
 

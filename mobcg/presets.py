@@ -23,6 +23,20 @@ PRESETS: dict[str, dict] = {
                "np": 1},
         "walltime_h": 0.5,
     },
+    # For the test-suite only: seconds per stage, numbers meaningless.
+    "tiny": {
+        "n_molecules": 27,
+        "n_random": 1,
+        "aa": {"compress_ps": 0.5, "equilibrate_ps": 0.5, "production_ps": 2.0,
+               "frame_ps": 0.05, "cutoff": 8.0, "np": 1},
+        "analysis": {"rdf_bins": 60, "rdf_r_max": 9.0},
+        "ibi": {"max_iterations": 3, "tol": 0.01, "p_tol": None, "lam": 1.0,
+                "r_cut": 9.0, "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_ps": 0.5,
+                "timestep_fs": 5.0, "np": 1},
+        "cg": {"equilibrate_ps": 2.0, "production_ps": 20.0, "frame_ps": 0.5, "timestep_fs": 5.0,
+               "np": 1},
+        "walltime_h": 0.1,
+    },
     "paper": {
         "n_molecules": 1000,
         "n_random": 234,

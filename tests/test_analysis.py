@@ -1,0 +1,53 @@
+"""freud-based analysis against systems whose answers are known exactly."""
+
+import gsd.hoomd
+import numpy as np
+import pytest
+
+from mobcg import analysis
+from mobcg.lammps import trajectory
+
+
+def test_diffusion_fit_recovers_random_walk_slope(tmp_path):
+    rng = np.random.default_rng(1)
+    n, frames, dt_fs, sigma = 300, 400, 10.0, 0.05  # Å per axis per 10 fs
+    walk = np.cumsum(rng.normal(scale=sigma, size=(frames, n, 3)), axis=0)
+    path = tmp_path / "walk.gsd"
+    with gsd.hoomd.open(path, "w") as traj:
+        for i, xyz in enumerate(walk):  # positions leave the 8 Å box: images carry them
+            traj.append(trajectory.frame(xyz, [8.0, 8.0, 8.0], step=i * 10, timestep_fs=1.0))
+    t, pos, boxes = trajectory.read_gsd(path)
+    np.testing.assert_allclose(pos, walk, atol=1e-4)
+    d = analysis.diffusion(t, analysis.msd_xyz(pos))
+    expected = sigma**2 / (2 * dt_fs) * analysis.A2_PER_FS_IN_1E9_M2_PER_S  # 1e-9 m²/s
+    assert d.D == pytest.approx(expected, rel=0.05)
+    assert 0 < d.err < 0.05 * expected
+    assert d.exponent == pytest.approx(1.0, abs=0.05)
+    assert d.window_ps[0] < d.window_ps[1] <= t[-1] / 1000
+
+
+def test_rdf_of_ideal_gas_counts_neighbours_by_density():
+    rng = np.random.default_rng(2)
+    length, n = 20.0, 2000
+    pos = rng.uniform(0, length, size=(10, n, 3))
+    boxes = np.full((10, 3), length)
+    r, g = analysis.rdf(pos, boxes, r_max=9.0, bins=90)
+    assert np.abs(g[r > 2] - 1).mean() < 0.03
+    rho = n / length**3
+    assert analysis.coordination_number(r, g, rho, 5.0) == pytest.approx(rho * 4 / 3 * np.pi * 5**3, rel=0.03)
+
+
+def test_rdf_of_simple_cubic_lattice_gives_6_then_18_neighbours():
+    a, m = 2.0, 10
+    grid = np.stack(np.meshgrid(*[np.arange(m) * a] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+    r, g = analysis.rdf(grid[None], np.full((1, 3), m * a), r_max=3.5, bins=350)
+    rho = 1 / a**3
+    assert analysis.coordination_number(r, g, rho, 2.2) == pytest.approx(6, abs=0.1)
+    assert analysis.coordination_number(r, g, rho, 2.9) == pytest.approx(18, abs=0.1)
+
+
+def test_truncated_com_file_keeps_complete_frames(tmp_path):
+    com = tmp_path / "com.dat"
+    com.write_text("# header\n0 2\n1 0 0 0\n2 1 1 1\n10 2\n1 0.1 0 0\n")  # second frame cut off
+    steps, rows = trajectory.read_vector_file(com)
+    assert steps.tolist() == [0] and rows.shape == (1, 2, 3)
