@@ -74,36 +74,47 @@ def equilibrate(job, np: int = 1) -> None:
     scale = max(1.0, ff["bonds"]["CC"]["r0"] / OPLS_AA["bonds"]["CC"]["r0"])
     # Compress towards 0.7 g/cm³ (a liquid alkane), scaled for longer bonds; NPT finds the rest.
     target = box_length(preset["n_molecules"], molecule.mass, 0.70) * scale
-    ctx.update(data_file=DATA, target_length=round(target, 4), self_name="equilibrate_aa.in",
+    equilibrate_steps = _steps(preset["aa"]["equilibrate_ps"], ctx["timestep"])
+    ctx.update(data_file=DATA, target_length=round(target, 4),
                compress_steps=_steps(preset["aa"]["compress_ps"], ctx["timestep"]),
-               equilibrate_steps=_steps(preset["aa"]["equilibrate_ps"], ctx["timestep"]),
+               equilibrate_steps=equilibrate_steps, restart_every=max(100, equilibrate_steps // 10),
                restart_out=EQUILIBRATED + ".part")
-    script = lammps.render("aa_equilibrate.in", job.fn("equilibrate_aa.in"), **ctx)
+    part = job.fn(EQUILIBRATED + ".part")
     try:
-        log = lammps.run(script, cwd=job.path, np=np, job=job.id, log="equilibrate_aa.log")
+        segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa", ctx, np=np, job=job.id)
+        log = job.fn(f"equilibrate_aa.{segments[-1]}.log")
         rho = float(lammps.parse_log(log)[-1]["Density"][-1])
         if not 0.2 < rho < 3.0:
             raise jobs.StageFailed(f"job {job.id}: unphysical density {rho:.3f} g/cm³ after NPT equilibration")
     except BaseException:
-        if os.path.exists(job.fn(EQUILIBRATED + ".part")):
-            os.unlink(job.fn(EQUILIBRATED + ".part"))
+        if os.path.exists(part):
+            os.unlink(part)
         raise
-    os.replace(job.fn(EQUILIBRATED + ".part"), job.fn(EQUILIBRATED))
+    os.replace(part, job.fn(EQUILIBRATED))
+    _remove_restarts(job, "equilibrate_aa")
+
+
+def _remove_restarts(job, name: str) -> None:
+    """Periodic restarts are only for resuming: gone once the stage's marker exists."""
+    for suffix in ("a", "b"):
+        if os.path.exists(job.fn(f"{name}.restart.{suffix}")):
+            os.unlink(job.fn(f"{name}.restart.{suffix}"))
 
 
 def sample(job, np: int = 1) -> None:
-    """NPT production; the unwrapped COM trajectory (GSD) marks it done."""
+    """NPT production, resumable after a crash; the unwrapped COM trajectory (GSD) marks it done."""
     ff, preset = jobs.forcefield(job), jobs.preset(job)
     ctx = _common(job, ff, preset)
-    ctx.update(restart_in=EQUILIBRATED, self_name="sample_aa.in", com_file="aa_com.dat", box_file="aa_box.dat",
-               production_steps=_steps(preset["aa"]["production_ps"], ctx["timestep"]),
-               restart_out="aa_production.restart")
-    script = lammps.render("aa_production.in", job.fn("sample_aa.in"), **ctx)
-    lammps.run(script, cwd=job.path, np=np, job=job.id, log="sample_aa.log")
+    steps = _steps(preset["aa"]["production_ps"], ctx["timestep"])
+    ctx.update(restart_in=EQUILIBRATED, name="sample_aa", production_steps=steps,
+               restart_every=max(ctx["frame_every"], (steps // 10) // ctx["frame_every"] * ctx["frame_every"]))
+    segments = lammps.run_resumable("aa_production.in", job.path, "sample_aa", ctx, np=np, job=job.id)
     try:
-        trajectory.com_to_gsd(job.fn("aa_com.dat"), job.fn("aa_box.dat"), job.fn(TRAJECTORY), ctx["timestep"])
+        trajectory.com_to_gsd([job.fn(f"sample_aa.{k}.com") for k in segments],
+                              [job.fn(f"sample_aa.{k}.box") for k in segments], job.fn(TRAJECTORY), ctx["timestep"])
     except trajectory.TrajectoryError as exc:
         raise jobs.StageFailed(f"job {job.id}: {exc}") from None
+    _remove_restarts(job, "sample_aa")
 
 
 def analyze(job) -> None:

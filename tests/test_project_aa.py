@@ -82,7 +82,7 @@ def test_aa_stage_runs_and_absurd_parameters_fail_readably(project_dir):
     assert not reference.doc.get("failed") and reference.doc["D_AA"] > 0 and reference.doc["D_AA_err"] >= 0
     assert 0.4 < reference.doc["density"] < 1.0  # g/cm³ after a 0.5 ps equilibration of 27 molecules
     assert reference.isfile("aa_com.gsd") and reference.isfile("rdf_aa.txt")
-    assert (Path(reference.path) / "equilibrate_aa.in").read_text().startswith("# All-atom equilibration")
+    assert (Path(reference.path) / "equilibrate_aa.0.in").read_text().startswith("# All-atom equilibration")
     assert absurd.doc["failed"] is True
     reason = absurd.doc["failure_reason"]
     assert absurd.id in reason and ("LAMMPS" in reason or "unphysical" in reason), reason

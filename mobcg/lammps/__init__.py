@@ -168,3 +168,32 @@ def _numeric(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def run_resumable(template: str, workdir: str | os.PathLike, name: str, context: dict, np: int = 1,
+                  job: str = "?") -> list[Path]:
+    """Run a template that writes periodic restarts, continuing after a crash instead of starting over.
+
+    The template gets ``resume`` (a restart file to continue from, or None for a fresh start),
+    ``segment`` (an index for this attempt's output files) and ``restart_files`` (two names LAMMPS
+    writes in turn, so a kill while one is being written leaves the other intact), and must end its
+    run with ``run N upto``. Returns the segment indices' output prefixes in order. A restart file
+    LAMMPS cannot read is skipped for the older one, then for a fresh start.
+    """
+    workdir = Path(workdir)
+    restarts = [workdir / f"{name}.restart.a", workdir / f"{name}.restart.b"]
+    candidates = sorted((p for p in restarts if p.exists() and p.stat().st_size > 0),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    segment = len(list(workdir.glob(f"{name}.*.in")))
+    for resume in [*candidates, None]:
+        script = render(template, workdir / f"{name}.{segment}.in", **context, resume=resume and resume.name,
+                        segment=segment, restart_files=" ".join(p.name for p in restarts),
+                        self_name=f"{name}.{segment}.in")
+        try:
+            run(script, cwd=workdir, np=np, job=job, log=f"{name}.{segment}.log")
+            return sorted(int(p.name.split(".")[-2]) for p in workdir.glob(f"{name}.*.in"))
+        except LammpsError as exc:
+            if resume is None or "restart" not in exc.error_line.lower():
+                raise
+            segment += 1  # unreadable restart (killed mid-write): try the next one
+    raise AssertionError("unreachable")

@@ -44,18 +44,47 @@ def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
     return data
 
 
+def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Join (com_file, box_file) segments of a resumed run: a later segment restarts at step S,
+    so an earlier segment's frames at steps >= S (written after its last restart) are dropped."""
+    segments = []
+    for com_file, box_file in pairs:
+        if not (Path(com_file).exists() and Path(com_file).stat().st_size > 0):
+            continue  # an attempt that stopped before its first frame
+        try:
+            steps, com = read_vector_file(com_file)
+        except TrajectoryError:
+            continue
+        segments.append((steps, com, read_scalar_file(box_file)))
+    if not segments:
+        raise TrajectoryError(f"{pairs[-1][0] if pairs else '?'}: no complete frame in any segment")
+    all_steps, all_com, by_step = [], [], {}
+    for k, (steps, com, box) in enumerate(segments):
+        limit = segments[k + 1][0][0] if k + 1 < len(segments) else np.inf
+        keep = steps < limit
+        all_steps.append(steps[keep])
+        all_com.append(com[keep])
+        by_step.update({int(row[0]): row[1:4] for row in box})
+    return np.concatenate(all_steps), np.concatenate(all_com), by_step
+
+
 def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
     """Convert unwrapped COM positions + box lengths into a GSD trajectory (wrapped + images).
 
+    `com_file`/`box_file` may be lists of segment files (see merge_segments).
     HOOMD/GSD convention: box centred on the origin, positions in [-L/2, L/2), `particles/image`
     counts box crossings, so unwrapped = position + image * L. Returns the number of frames.
     """
-    steps, com = read_vector_file(com_file)
-    box = read_scalar_file(box_file)
-    by_step = {int(row[0]): row[1:4] for row in box}
+    if isinstance(com_file, (list, tuple)):
+        steps, com, by_step = merge_segments(list(zip(com_file, box_file)))
+    else:
+        steps, com = read_vector_file(com_file)
+        by_step = {int(row[0]): row[1:4] for row in read_scalar_file(box_file)}
     missing = [s for s in steps if s not in by_step]
     if missing:
         raise TrajectoryError(f"{box_file}: no box for step {missing[0]}")
+    if len(np.unique(steps)) != len(steps) or np.any(np.diff(steps) <= 0):
+        raise TrajectoryError(f"{com_file}: frames are not in increasing step order")
     with files.atomic_path(gsd_file) as tmp:
         with gsd.hoomd.open(tmp, "w") as traj:
             for step, xyz in zip(steps, com):
