@@ -9,7 +9,7 @@ import os
 
 from flow import FlowProject
 
-from mobcg import aa, jobs
+from mobcg import aa, cg, jobs, plots
 
 
 class Project(FlowProject):
@@ -44,6 +44,18 @@ def aa_sampled(job):
 
 def aa_analyzed(job):
     return "D_AA" in job.doc
+
+
+def ibi_done(job):
+    return cg.ibi_done(job)
+
+
+def cg_sampled(job):
+    return job.isfile(cg.TRAJECTORY)
+
+
+def cg_analyzed(job):
+    return "alpha" in job.doc
 
 
 def failed(job):
@@ -91,6 +103,40 @@ def sample_aa(job):
 def analyze_aa(job):
     with jobs.failures(job, "analyze_aa"):
         aa.analyze(job)
+
+
+@Project.pre.after(analyze_aa)
+@Project.pre(not_failed)
+@Project.post(done(ibi_done))
+@Project.operation(directives={"np": ranks("ibi"), "walltime": walltime})
+def run_ibi(job):
+    with jobs.failures(job, "run_ibi"):
+        cg.run_ibi(job, np=ranks("ibi")(job))
+
+
+@Project.pre.after(run_ibi)
+@Project.pre(not_failed)
+@Project.post(done(cg_sampled))
+@Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
+def sample_cg(job):
+    with jobs.failures(job, "sample_cg"):
+        cg.sample(job, np=ranks("cg")(job))
+
+
+@Project.pre.after(sample_cg)
+@Project.pre(not_failed)
+@Project.post(done(cg_analyzed))
+@Project.operation(directives={"np": 1, "walltime": 0.2})
+def analyze_cg(job):
+    with jobs.failures(job, "analyze_cg"):
+        cg.analyze(job)
+        plots.job_figures(job)
+
+
+@Project.label
+def ibi_progress(job):
+    """e.g. "ibi 5: 2.3%" (iteration, RDF deviation) while IBI runs."""
+    return cg.ibi_label(job)
 
 
 if __name__ == "__main__":

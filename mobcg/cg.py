@@ -126,10 +126,12 @@ def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPE
 
 
 def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
-    """(r_max, bins) of the IBI RDF grid: bins of ≈ dr Å from 0 to r_cut (and below half the box,
-    where analysis.rdf would cut anyway)."""
-    r_max = float(r_cut) if box is None else min(float(r_cut), 0.5 * float(np.min(box)) * 0.999)
-    return r_max, max(4, int(round(r_max / dr)))
+    """(r_max, bins) of the IBI RDF grid: bins of dr Å from 0 to one bin past r_cut (so r_cut lies
+    inside the grid of bin centres), but below half the box, where analysis.rdf would cut anyway."""
+    bins = int(math.ceil(float(r_cut) / dr - 1e-9)) + 1
+    if box is not None:
+        bins = min(bins, int(0.5 * float(np.min(box)) * 0.999 / dr))
+    return bins * dr, max(4, bins)
 
 
 # ----------------------------------------------------------------------------------------
@@ -156,41 +158,57 @@ def _target(job, r_max: float, bins: int):
     return analysis.rdf(pos, boxes, r_max, bins)
 
 
+def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
+            P_target: float | None = None, mass: float = TMP_MASS, np: int = 1, job_id: str = "?",
+            report=None, progress=print) -> ibi.IBIResult:
+    """IBI towards g_target (on the grid r, bin centres of analysis.rdf from 0 to r[-1] + dr/2)
+    with CG runs of `positions` in `box` (preset "ibi" section: max_iterations, tol, p_tol, lam,
+    run lengths). Resumable: state in `directory`. `report(iteration, deviation, pressure)` is
+    called after every simulation. P_target None or section p_tol None: structure only."""
+    r = np_asarray(r)
+    dr = r[1] - r[0]
+    r_max, bins = r[-1] + dr / 2, len(r)
+    r_cut = min(float(r_cut), float(r[-1]))
+    p_tol = section.get("p_tol") if P_target is not None else None
+
+    def sim(U, k, workdir):
+        table = potential_table(r, U, r_cut)
+        run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
+                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False)
+        _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
+        if report is not None:
+            report(k, ibi.deviation(r, g, g_target), run.pressure)
+        return g, run.pressure
+
+    say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
+    return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
+                       max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
+                       p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
+                       pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say)
+
+
 def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
     """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
 
     Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
-    preset = jobs.preset(job)
-    sec = preset["ibi"]
+    sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
-    P_target = float(job.sp.get("pressure", 1.0))
     positions, box = initial_configuration(job)
-    r_cut = float(sec["r_cut"])
-    r_max, bins = ibi_grid(r_cut, sec.get("rdf_dr", 0.1), box)
-    r_cut = min(r_cut, r_max)
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), box)
     r, g_target = _target(job, r_max, bins)
-    mass = _mass(job)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
     jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target)
 
-    def sim(U, k, workdir):
-        table = potential_table(r, U, r_cut)
-        run = simulate(table, workdir, positions, box, T, sec, r_cut=r_cut, np=np, job_id=job.id,
-                       seed=_seed(f"{job.id}{k}"), mass=mass, keep_raw=False)
-        _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
-        dev = ibi.deviation(r, g, g_target)
+    def report(k, dev, pressure):
         job.doc.update({"ibi_iteration": int(k), "ibi_deviation_current": float(dev),
-                        "ibi_pressure_current": float(run.pressure)})
-        return g, run.pressure
+                        "ibi_pressure_current": float(pressure)})
 
-    p_tol = sec.get("p_tol")
-    result = ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
-                         max_iterations=int(sec["max_iterations"]), tol=float(sec["tol"]),
-                         p_tol=p_tol, lam=float(sec["lam"]), smooth=int(sec.get("smooth", 1)),
-                         pressure_scale=float(sec.get("pressure_scale", 0.1)),
-                         progress=(lambda line: progress(f"job {job.id}: {line}")) if progress else None)
+    result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
+                     P_target=float(job.sp.get("pressure", 1.0)), mass=_mass(job), np=np,
+                     job_id=job.id, report=report, progress=progress)
+    r_cut = min(float(sec["r_cut"]), float(r[-1]))
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID)
     tables.export_all(final, job.path, POTENTIAL)
     job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
