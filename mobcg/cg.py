@@ -116,12 +116,15 @@ def _block_error(x: np.ndarray, blocks: int = 10) -> float:
     return float(means.std(ddof=1) / math.sqrt(blocks))
 
 
-def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPER_GRID) -> tables.Table:
-    """A potential on the IBI grid as a simulation-ready table on `grid` (paper grid up to one
-    point past r_cut): exponential wall in the core, U = F = 0 from r_cut on."""
+def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPER_GRID,
+                    whole: bool = False) -> tables.Table:
+    """A potential on the IBI grid as a simulation-ready table on `grid` (up to the first point at
+    or past r_cut; `whole`: all of it, e.g. the exported paper grid 0.0001..15.49 Å):
+    exponential wall in the core, U = F = 0 from r_cut on."""
     grid = np.asarray(grid, float)
-    last = int(np.searchsorted(grid, r_cut - 1e-9, side="left"))
-    grid = grid[:min(last + 1, len(grid))]
+    if not whole:
+        last = int(np.searchsorted(grid, r_cut - 1e-9, side="left"))
+        grid = grid[:min(last + 1, len(grid))]
     return tables.simulation_ready(r, U, grid=grid, r_cut=min(r_cut, grid[-1]))
 
 
@@ -209,7 +212,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
                      P_target=float(job.sp.get("pressure", 1.0)), mass=_mass(job), np=np,
                      job_id=job.id, report=report, progress=progress)
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
-    final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID)
+    final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
     tables.export_all(final, job.path, POTENTIAL)
     job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
                     "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
@@ -266,7 +269,7 @@ def analyze(job) -> None:
     alpha = d.D / d_aa
     alpha_err = alpha * math.hypot(d.err / d.D, e_aa / d_aa)
     job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
-                    "D_CG_fit_window_ps": list(d.window_ps), "D_CG_msd_exponent": d.exponent,
+                    "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
                     "D_CG": d.D, "D_CG_err": d.err, "alpha_err": alpha_err})
     job.doc["alpha"] = alpha
 
