@@ -66,12 +66,14 @@ def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
 
 def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float, section: dict,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
-             mass: float = TMP_MASS, gsd_name: str = TRAJECTORY, keep_raw: bool = True) -> CGRun:
+             mass: float = TMP_MASS, gsd_name: str = TRAJECTORY, keep_raw: bool = True,
+             pressure: float | None = None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
     timestep_fs. Writes cg.table, cg.data, cg_nvt.in, cg_nvt.log and `gsd_name` into `workdir`;
-    raises lammps.LammpsError / SimulationBlowUp on failure.
+    raises lammps.LammpsError / SimulationBlowUp on failure. `pressure` (atm): NPT instead of NVT,
+    only to find the density a potential gives (boxes then vary per frame).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
                thermo_every=frame_every * 20, frame_every=frame_every,
                equilibrate_steps=_steps(section["equilibrate_ps"], dt),
                production_steps=max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every),
-               com_file="cg_com.dat", box_file="cg_box.dat")
+               com_file="cg_com.dat", box_file="cg_box.dat", pressure=pressure)
     script = lammps.render("cg_nvt.in", workdir / "cg_nvt.in", **ctx)
     log = lammps.run(script, cwd=workdir, np=np, job=job_id, log="cg_nvt.log")
     try:
