@@ -1,0 +1,283 @@
+"""The coarse-grained stage: IBI for a one-bead-per-molecule pair potential, CG sampling, analysis.
+
+Each job-level function takes a signac job, works in its folder, and leaves a file or job.doc key
+that marks it done (written last). The CG beads sit at the molecules' centres of mass; the CG box
+starts from the last AA centre-of-mass frame (aa_com.gsd), so the CG liquid has the AA density.
+Units: LAMMPS real (Å, fs, kcal/mol, atm, K); D in 1e-9 m²/s.
+
+    simulate(table, workdir, positions, box, T, section)   one CG NVT run -> CGRun (arrays)
+    run_ibi(job)    IBI in <job>/ibi/, final potential -> cg_potential.{table,xvg,csv}
+    sample(job)     CG production with the final potential -> cg_com.gsd
+    analyze(job)    CG RDF (vs the AA target), MSD -> D_CG, alpha = D_CG / D_AA
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import analysis, files, ibi, jobs, lammps, tables
+from .lammps import data, trajectory
+
+# Files that mark each stage done (written last, atomically).
+POTENTIAL = "cg_potential"  # stem: cg_potential.table / .xvg / .csv
+POTENTIAL_TABLE = POTENTIAL + ".table"
+IBI_DIR = "ibi"
+TRAJECTORY = "cg_com.gsd"
+RDF = "rdf_cg.txt"
+MSD = "msd_cg.txt"
+
+TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane)
+TABLE_KEYWORD = "CG"
+
+
+@dataclass
+class CGRun:
+    """One CG simulation: times (F,) fs from 0, unwrapped positions (F, N, 3) Å, boxes (F, 3) Å,
+    mean pressure (atm, averaged over every production step), its standard error, and the GSD."""
+    times: np.ndarray
+    positions: np.ndarray
+    boxes: np.ndarray
+    pressure: float
+    pressure_err: float
+    gsd: Path
+    log: Path
+
+
+def _steps(ps: float, dt: float) -> int:
+    return max(1, int(round(ps * 1000 / dt)))
+
+
+def _seed(text: str) -> int:
+    return 1 + int.from_bytes(text.encode(), "little") % 900000
+
+
+def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
+    """The table up to the first point at or beyond r_cut, and the pair_coeff cutoff to use
+    (min(r_cut, last r)): LAMMPS needs the cutoff inside the table."""
+    n = int(np.searchsorted(table.r, r_cut - 1e-9, side="left")) + 1
+    n = min(max(n, 2), len(table.r))
+    return tables.Table(table.r[:n], table.U[:n], table.F[:n]), float(min(r_cut, table.r[n - 1]))
+
+
+def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float, section: dict,
+             r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
+             mass: float = TMP_MASS, gsd_name: str = TRAJECTORY, keep_raw: bool = True,
+             pressure: float | None = None) -> CGRun:
+    """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
+
+    `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
+    timestep_fs. Writes cg.table, cg.data, cg_nvt.in, cg_nvt.log and `gsd_name` into `workdir`;
+    raises lammps.LammpsError / SimulationBlowUp on failure. `pressure` (atm): NPT instead of NVT,
+    only to find the density a potential gives (boxes then vary per frame).
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    r_cut = float(table.r[-1] if r_cut is None else r_cut)
+    short, cutoff = truncated(table, r_cut)
+    tables.write_lammps(workdir / "cg.table", short, keyword=TABLE_KEYWORD)
+    box = np_asarray(box)  # (`np` is the rank count here, not numpy)
+    data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
+    dt = float(section["timestep_fs"])
+    frame_every = _steps(section["frame_ps"], dt)
+    ctx = dict(n_beads=len(positions), job_id=job_id, self_name="cg_nvt.in", data_file="cg.data",
+               table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
+               r_cut=f"{cutoff:.6g}", timestep=dt, temperature=T,
+               seed=seed if seed is not None else _seed(f"{job_id}{workdir.name}"),
+               thermo_every=frame_every * 20, frame_every=frame_every,
+               equilibrate_steps=_steps(section["equilibrate_ps"], dt),
+               production_steps=max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every),
+               com_file="cg_com.dat", box_file="cg_box.dat", pressure=pressure)
+    script = lammps.render("cg_nvt.in", workdir / "cg_nvt.in", **ctx)
+    log = lammps.run(script, cwd=workdir, np=np, job=job_id, log="cg_nvt.log")
+    try:
+        trajectory.com_to_gsd(workdir / "cg_com.dat", workdir / "cg_box.dat", workdir / gsd_name, dt)
+        press = trajectory.read_scalar_file(workdir / "cg_box.dat")[:, 4]
+    except trajectory.TrajectoryError as exc:
+        raise jobs.StageFailed(f"job {job_id}: {exc}") from None
+    if not keep_raw:
+        (workdir / "cg_com.dat").unlink(missing_ok=True)
+    t, pos, boxes = trajectory.read_gsd(workdir / gsd_name)
+    return CGRun(t, pos, boxes, float(press.mean()), _block_error(press), workdir / gsd_name, log)
+
+
+def np_asarray(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def _block_error(x: np.ndarray, blocks: int = 10) -> float:
+    """Standard error of the mean from `blocks` block averages (correlated samples)."""
+    x = np.asarray(x, float)
+    if len(x) < 2 * blocks:
+        return float(np.std(x, ddof=1) / math.sqrt(max(len(x) - 1, 1))) if len(x) > 1 else math.nan
+    means = np.array([b.mean() for b in np.array_split(x, blocks)])
+    return float(means.std(ddof=1) / math.sqrt(blocks))
+
+
+def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPER_GRID,
+                    whole: bool = False) -> tables.Table:
+    """A potential on the IBI grid as a simulation-ready table on `grid` (up to the first point at
+    or past r_cut; `whole`: all of it, e.g. the exported paper grid 0.0001..15.49 Å):
+    exponential wall in the core, U = F = 0 from r_cut on."""
+    grid = np.asarray(grid, float)
+    if not whole:
+        last = int(np.searchsorted(grid, r_cut - 1e-9, side="left"))
+        grid = grid[:min(last + 1, len(grid))]
+    return tables.simulation_ready(r, U, grid=grid, r_cut=min(r_cut, grid[-1]))
+
+
+def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
+    """(r_max, bins) of the IBI RDF grid: bins of dr Å from 0 to one bin past r_cut (so r_cut lies
+    inside the grid of bin centres), but below half the box, where analysis.rdf would cut anyway."""
+    bins = int(math.ceil(float(r_cut) / dr - 1e-9)) + 1
+    if box is not None:
+        bins = min(bins, int(0.5 * float(np.min(box)) * 0.999 / dr))
+    return bins * dr, max(4, bins)
+
+
+# ----------------------------------------------------------------------------------------
+# job level
+
+
+def _mass(job) -> float:
+    name = job.sp.get("molecule", "2,3,4-trimethylpentane")
+    if name == "2,3,4-trimethylpentane":
+        return TMP_MASS
+    from .molecule import build
+    return build(name).mass
+
+
+def initial_configuration(job) -> tuple[np.ndarray, np.ndarray]:
+    """The last AA centre-of-mass frame of the job: (positions wrapped into [0, L), box lengths)."""
+    _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
+    return np.mod(pos[-1], boxes[-1]), boxes[-1]
+
+
+def _target(job, r_max: float, bins: int):
+    """The IBI target: the AA COM RDF recomputed from aa_com.gsd on the IBI grid."""
+    _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
+    return analysis.rdf(pos, boxes, r_max, bins)
+
+
+def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
+            P_target: float | None = None, mass: float = TMP_MASS, np: int = 1, job_id: str = "?",
+            report=None, progress=print) -> ibi.IBIResult:
+    """IBI towards g_target (on the grid r, bin centres of analysis.rdf from 0 to r[-1] + dr/2)
+    with CG runs of `positions` in `box` (preset "ibi" section: max_iterations, tol, p_tol, lam,
+    run lengths). Resumable: state in `directory`. `report(iteration, deviation, pressure)` is
+    called after every simulation. P_target None or section p_tol None: structure only."""
+    r = np_asarray(r)
+    dr = r[1] - r[0]
+    r_max, bins = r[-1] + dr / 2, len(r)
+    r_cut = min(float(r_cut), float(r[-1]))
+    p_tol = section.get("p_tol") if P_target is not None else None
+
+    def sim(U, k, workdir):
+        table = potential_table(r, U, r_cut)
+        run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
+                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False)
+        _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
+        if report is not None:
+            report(k, ibi.deviation(r, g, g_target), run.pressure)
+        return g, run.pressure
+
+    say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
+    return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
+                       max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
+                       p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
+                       pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say)
+
+
+def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
+    """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
+
+    Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
+    """
+    sec = jobs.preset(job)["ibi"]
+    T = float(job.sp.get("temperature", 298.15))
+    positions, box = initial_configuration(job)
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), box)
+    r, g_target = _target(job, r_max, bins)
+    directory = Path(job.fn(IBI_DIR))
+    directory.mkdir(exist_ok=True)
+    jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target)
+
+    def report(k, dev, pressure):
+        job.doc.update({"ibi_iteration": int(k), "ibi_deviation_current": float(dev),
+                        "ibi_pressure_current": float(pressure)})
+
+    result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
+                     P_target=float(job.sp.get("pressure", 1.0)), mass=_mass(job), np=np,
+                     job_id=job.id, report=report, progress=progress)
+    r_cut = min(float(sec["r_cut"]), float(r[-1]))
+    final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
+    tables.export_all(final, job.path, POTENTIAL)
+    job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
+                    "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
+                    "ibi_deviation": float(result.deviation)})
+    job.doc["ibi_converged"] = bool(result.converged)
+    return result
+
+
+def ibi_done(job) -> bool:
+    return "ibi_converged" in job.doc and job.isfile(POTENTIAL_TABLE)
+
+
+def sample(job, np: int = 1) -> CGRun:
+    """CG production with the final IBI potential; cg_com.gsd marks it done."""
+    sec = jobs.preset(job)["cg"]
+    table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
+    positions, box = initial_configuration(job)
+    r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
+    work = Path(job.fn("cg_run"))
+    run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
+                   r_cut=r_cut, np=np, job_id=job.id, seed=_seed(job.id + "cg"), mass=_mass(job),
+                   keep_raw=False)
+    job.doc["cg_pressure"] = run.pressure
+    job.doc["cg_pressure_err"] = run.pressure_err
+    os.replace(run.gsd, job.fn(TRAJECTORY))
+    return run
+
+
+def diffusion_of(times, positions) -> tuple[np.ndarray, analysis.Diffusion]:
+    msd = analysis.msd_xyz(positions)
+    return msd, analysis.diffusion(times, msd)
+
+
+def analyze(job) -> None:
+    """CG RDF (deviation from the AA target), MSD → D_CG ± err, alpha = D_CG/D_AA ± err.
+
+    Done marker: job.doc["alpha"] (set last)."""
+    t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
+    aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
+    r_aa, g_aa = aa_rdf[:, 0], aa_rdf[:, 1]
+    dr = r_aa[1] - r_aa[0]
+    r_max = r_aa[-1] + dr / 2
+    r, g = analysis.rdf(pos, boxes, r_max, len(r_aa))
+    if len(r) == len(r_aa) and np.allclose(r, r_aa, atol=1e-6):
+        dev = ibi.deviation(r, g, g_aa)
+    else:  # the CG box is smaller than the AA RDF range: compare where both exist
+        dev = ibi.deviation(r, g, np.interp(r, r_aa, g_aa))
+    jobs.save_columns(job.fn(RDF), "r_angstrom g_cg", r, g)
+    msd, d = diffusion_of(t, pos)
+    jobs.save_columns(job.fn(MSD), "t_fs msd_x msd_y msd_z (angstrom^2)", t, msd)
+    if not np.isfinite(d.D) or d.D <= 0:
+        raise jobs.StageFailed(f"job {job.id}: no CG diffusion (D_CG = {d.D:.3g})")
+    d_aa, e_aa = float(job.doc["D_AA"]), float(job.doc.get("D_AA_err", 0.0))
+    alpha = d.D / d_aa
+    alpha_err = alpha * math.hypot(d.err / d.D, e_aa / d_aa)
+    job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
+                    "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
+                    "D_CG": d.D, "D_CG_err": d.err, "alpha_err": alpha_err})
+    job.doc["alpha"] = alpha
+
+
+def ibi_label(job) -> str | None:
+    """"ibi 5: 2.3%" while IBI runs (iteration, current RDF deviation); None otherwise."""
+    if "ibi_iteration" not in job.doc or "ibi_converged" in job.doc:
+        return None
+    return f"ibi {job.doc['ibi_iteration']}: {100 * job.doc.get('ibi_deviation_current', float('nan')):.1f}%"

@@ -1,0 +1,172 @@
+"""The CG stage with real LAMMPS runs (small: 256 beads, 10 fs steps, seconds per run).
+
+A Lennard-Jones-like liquid with a known tabulated potential (ε = 0.6 kcal/mol, σ = 6 Å, cut 12 Å,
+beads of 2,3,4-trimethylpentane's mass at 0.0037 Å⁻³, 298.15 K: ρσ³ = 0.8, kT/ε ≈ 1) gives the target
+RDF; IBI through cg.simulate must recover structure and potential.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from mobcg import analysis, cg, ibi, lammps, presets, tables
+from mobcg.lammps import trajectory
+
+
+
+def _lammps_missing() -> bool:
+    try:
+        lammps.command()
+    except lammps.LammpsNotFound:
+        return True
+    return False
+
+
+pytestmark = pytest.mark.skipif(_lammps_missing(), reason="LAMMPS (lmp) not installed")
+
+T = 298.15
+N = 256
+RHO = 0.0037  # beads / Å³
+L = (N / RHO) ** (1 / 3)
+EPS, SIGMA, R_SWITCH, R_CUT = 0.6, 6.0, 4.8, 12.0
+RUN = dict(timestep_fs=10.0, frame_ps=0.5)
+
+
+def known(r):
+    """LJ 12-6 (kcal/mol), continued linearly below 4.8 Å (U there ≥ 26 kcal/mol, never visited),
+    shifted to 0 at 12 Å and 0 beyond."""
+    r = np.asarray(r, float)
+    x = np.maximum(r, R_SWITCH)
+    lj = 4 * EPS * ((SIGMA / x) ** 12 - (SIGMA / x) ** 6)
+    slope = 4 * EPS * (-12 * SIGMA ** 12 / R_SWITCH ** 13 + 6 * SIGMA ** 6 / R_SWITCH ** 7)
+    u = np.where(r >= R_SWITCH, lj, lj + slope * (r - R_SWITCH))
+    u_cut = 4 * EPS * ((SIGMA / R_CUT) ** 12 - (SIGMA / R_CUT) ** 6)
+    return np.where(r >= R_CUT, 0.0, u - u_cut)
+
+
+def lattice(seed=1):
+    """N beads on a random subset of a 7×7×7 simple cubic lattice (no overlaps)."""
+    rng = np.random.default_rng(seed)
+    sites = (np.indices((7, 7, 7)).reshape(3, -1).T + 0.5) * L / 7
+    return sites[rng.choice(len(sites), N, replace=False)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """800 ps of the known-potential liquid: the IBI target (and a CG run to analyse)."""
+    grid = tables.PAPER_GRID[tables.PAPER_GRID <= R_CUT + 0.01]
+    table = tables.Table.from_potential(grid, known(grid))
+    started = time.monotonic()
+    run = cg.simulate(table, tmp_path_factory.mktemp("reference"), lattice(), [L] * 3, T,
+                      dict(RUN, equilibrate_ps=20.0, production_ps=800.0), r_cut=R_CUT)
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def test_cg_simulation_writes_gsd_and_gives_finite_diffusion(reference):
+    assert reference.gsd.is_file() and (reference.gsd.parent / "cg_nvt.in").is_file()
+    t, pos, boxes = trajectory.read_gsd(reference.gsd)
+    assert pos.shape == (1599, N, 3) and np.allclose(boxes, L, rtol=1e-5)
+    assert t[1] - t[0] == pytest.approx(500.0)  # fs
+    assert np.isfinite(reference.pressure) and reference.pressure_err < 0.1 * abs(reference.pressure)
+    msd, d = cg.diffusion_of(t, pos)
+    assert np.isfinite(d.D) and d.D > 0 and np.isfinite(d.err) and 0 < d.err < 0.5 * d.D
+    assert 0.8 < d.exponent < 1.2  # diffusive window
+    # Nosé–Hoover at T: the log's temperature averages to T
+    temp = lammps.parse_log(reference.log)[-1]["Temp"]
+    assert temp.mean() == pytest.approx(T, rel=0.03)
+
+
+def test_ibi_recovers_known_potential(reference, tmp_path):
+    """IBI from the PMF start: RDF deviation < 1 % within 10 iterations (typically 6-7 here, ~30 s),
+    and the recovered potential matches the known one to 0.1 kcal/mol where it is attractive
+    (6.2-11 Å; IBI's 1 Å tail switch changes the last Å) and to 0.3 kcal/mol at 5.5 Å on the wall."""
+    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
+    section = dict(RUN, max_iterations=10, tol=0.01, lam=1.0, equilibrate_ps=10.0, production_ps=150.0)
+    seen = []
+    started = time.monotonic()
+    result = cg.iterate(r, g_target, reference.positions[-1] % L, [L] * 3, T, section, tmp_path / "ibi",
+                        R_CUT, report=lambda k, dev, p: seen.append((k, dev, p)))
+    seconds = time.monotonic() - started
+    print(f"IBI: {len(result.iterations)} iterations in {seconds:.0f} s, deviations "
+          + ", ".join(f"{it.deviation:.4f}" for it in result.iterations))
+    assert result.converged and result.deviation < 0.01
+    assert [k for k, _, _ in seen] == list(range(len(result.iterations)))
+    assert seen[-1][1] == pytest.approx(result.iterations[-1].deviation)
+    assert result.iterations[0].deviation > 0.05  # the PMF start is far off: IBI did the work
+    attractive = (r >= 6.2) & (r <= 11.0)
+    assert np.max(np.abs(result.U[attractive] - known(r[attractive]))) < 0.1
+    assert result.U.min() == pytest.approx(known(r).min(), abs=0.1)
+    i = np.argmin(abs(r - 5.5))
+    assert result.U[i] == pytest.approx(known(r[i]), abs=0.3)
+    # the history on disk resumes: nothing left to simulate
+    again = cg.iterate(r, g_target, reference.positions[-1] % L, [L] * 3, T, section, tmp_path / "ibi",
+                       R_CUT, progress=None)
+    assert again.n_simulated == 0 and np.allclose(again.U, result.U)
+
+
+def test_potential_table_is_simulation_ready():
+    r = np.linspace(0.05, 12.05, 121)
+    U = ibi.pmf_start(r, np.where(r < 4, 0, 1 + np.exp(-(r - 5))), T, 12.0)
+    table = cg.potential_table(r, U, 12.0)
+    assert table.r[0] == pytest.approx(1e-4) and table.r[-1] >= 12.0 and table.U[-1] == 0
+    short, cutoff = cg.truncated(table, 12.0)
+    assert cutoff == 12.0 and short.r[-1] >= 12.0 and len(short) == len(table)
+    final = cg.potential_table(r, U, 12.0, grid=tables.PAPER_GRID, whole=True)
+    assert len(final) == len(tables.PAPER_GRID) and np.all(final.U[tables.PAPER_GRID >= 12.0] == 0)
+
+
+def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
+    """The job-level functions on a stand-in AA result (the reference run as "AA" COM trajectory)."""
+    import signac
+
+    from mobcg import jobs, plots
+
+    tiny = presets.get("demo")
+    tiny["analysis"] = {"rdf_bins": 60, "rdf_r_max": 12.0}
+    tiny["ibi"].update(max_iterations=2, rdf_dr=0.2, equilibrate_ps=5.0, production_ps=20.0,
+                       timestep_fs=10.0, p_tol=200.0)
+    tiny["cg"].update(equilibrate_ps=5.0, production_ps=60.0, frame_ps=0.5, timestep_fs=10.0)
+    monkeypatch.setitem(presets.PRESETS, "tiny", tiny)
+    project = signac.init_project(str(tmp_path / "project"))
+    job = project.open_job({"preset": "tiny", "temperature": T, "pressure": 1.0,
+                            "molecule": "2,3,4-trimethylpentane"}).init()
+    t, pos, boxes = reference.times[:400], reference.positions[:400], reference.boxes[:400]
+    import gsd.hoomd
+    with gsd.hoomd.open(job.fn("aa_com.gsd"), "w") as traj:
+        for k in range(len(t)):
+            traj.append(trajectory.frame(pos[k], boxes[k], int(k * 50), 10.0))
+    r, g = analysis.rdf(pos, boxes, 12.0, 60)
+    jobs.save_columns(job.fn("rdf_aa.txt"), "r_angstrom g_com", r, g)
+    msd, d = cg.diffusion_of(t, pos)
+    jobs.save_columns(job.fn("msd_aa.txt"), "t_fs msd_x msd_y msd_z", t, msd)
+    job.doc.update({"D_AA": d.D, "D_AA_err": d.err, "D_AA_fit_window_ps": [float(x) for x in d.window_ps]})
+
+    lines = []
+    cg.run_ibi(job, progress=lines.append)
+    assert cg.ibi_done(job) and job.doc["ibi_iterations"] == 2
+    assert {"ibi_deviation", "ibi_converged", "ibi_iteration", "ibi_deviation_current"} <= set(job.doc)
+    assert 0 < job.doc["ibi_deviation"] < 1 and len(lines) == 3 and job.id in lines[0]
+    assert cg.ibi_label(job) is None  # done: no progress label
+    for ext in ("table", "xvg", "csv"):
+        assert job.isfile(f"cg_potential.{ext}")
+    final = tables.read_lammps(job.fn("cg_potential.table"))
+    assert np.allclose(final.r, tables.PAPER_GRID)
+    del job.doc["ibi_converged"]
+    assert cg.ibi_label(job).startswith("ibi 1: ")
+    job.doc["ibi_converged"] = False
+
+    cg.sample(job)
+    assert job.isfile(cg.TRAJECTORY)
+    cg.analyze(job)
+    assert job.doc["D_CG"] > 0 and 0 < job.doc["D_CG_err"] < job.doc["D_CG"]
+    assert job.doc["alpha"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
+    assert np.isfinite(job.doc["alpha_err"]) and 0 <= job.doc["cg_rdf_deviation"] < 0.5
+    assert job.isfile("rdf_cg.txt") and job.isfile("msd_cg.txt")
+    names = sorted(p.name for p in plots.job_figures(job))
+    assert names == ["msd.png", "potential.png", "rdf.png"]
+    assert all(job.isfile(n) for n in names)
