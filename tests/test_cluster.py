@@ -172,3 +172,25 @@ def test_submit_to_real_slurm_runs_the_operations(slurm_cluster, standin_project
     assert "0 jobs/aggregates with eligible operations" in r.stdout, r.stdout
     assert "Querying scheduler" in r.stderr  # it really asked squeue
     assert elapsed < 240
+
+
+def test_real_project_aa_group_runs_under_slurm(slurm_cluster, tmp_path, monkeypatch):
+    """The real project.py, tiny preset: `submit -o aa` puts the whole AA stage in one SLURM job."""
+    import shutil
+
+    import signac
+
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("project.py", "init.py"):
+        shutil.copy(repo / name, tmp_path / name)
+    subprocess.run([PYTHON, "init.py", "--n", "0", "--preset", "tiny"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    monkeypatch.setenv("SIGNAC_FLOW_ENVIRONMENT", "DefaultSlurmEnvironment")
+    r = flow(tmp_path, "submit", "-o", "aa")
+    assert "Submitting cluster job" in r.stderr, r.stderr
+    slurm_cluster.wait_until_empty(timeout=300)
+    job = next(iter(signac.get_project(tmp_path)))
+    outputs = "\n".join(f.read_text() for f in tmp_path.glob("slurm-*.out"))
+    assert job.doc.get("D_AA", 0) > 0 and job.isfile("aa_com.gsd"), (job.doc(), outputs)
+    status = flow(tmp_path, "status", "--detailed", "-a").stdout
+    assert "analyze_aa" in status and "run_ibi" in status  # AA done, the CG stage is next
