@@ -74,7 +74,9 @@ def diffusion(times_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, flo
             slope = np.gradient(np.log(total), np.log(t))
         # Past the ballistic regime (slope 2) once the log-log slope has come down to ~1.
         ok = np.where((t > 0) & (slope <= 1.3))[0]
-        start = max(t[ok[0]] if len(ok) else 0.0, 0.2 * end)
+        # (a gas-like system may never get there within the run: then fit the second half anyway and
+        # let the recorded exponent show it)
+        start = min(max(t[ok[0]] if len(ok) else 0.0, 0.2 * end), 0.5 * end)
         window_fs = (start, end)
     lo, hi = window_fs
     sel = (t >= lo) & (t <= hi)
