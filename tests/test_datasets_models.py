@@ -7,6 +7,14 @@ from mobcg import datasets as ds
 from mobcg import models
 from mobcg.forcefield import PARAMETER_NAMES
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # tiny MLPs/GPs: multithreaded BLAS on a shared machine only oversubscribes the cores
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        yield
+
+
 HAVE_REFERENCE = (ds.reference_dir() / ds.SYSTEMS_FILE).exists()
 needs_reference = pytest.mark.skipif(not HAVE_REFERENCE, reason="reference data not present")
 
@@ -140,7 +148,8 @@ def test_potential_model_reproduces_lj_family():
     X, U = _lj_family(60, r, rng)
     Xt, Ut = _lj_family(20, r, rng)
     U, Ut = np.minimum(U, 5.0), np.minimum(Ut, 5.0)  # cap the repulsive wall, as tables do
-    pm = models.PotentialModel(n_components=5, n_members=3, max_iter=1000).fit(X, U, r=r)
+    pm = models.PotentialModel(n_components=5, hidden_layer_sizes=(16, 16), n_members=3,
+                                max_iter=300).fit(X, U, r=r)
     mean, std = pm.predict(Xt)
     assert mean.shape == std.shape == Ut.shape
     assert np.all(std >= 0)
@@ -153,7 +162,8 @@ def test_scalar_model_ensemble():
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, (80, 3))
     y = np.exp(X[:, 0] + 0.5 * X[:, 1] ** 2)
-    sm = models.ScalarModel(n_members=3, target_transform="log", max_iter=500).fit(X[:60], y[:60])
+    sm = models.ScalarModel(n_members=3, target_transform="log", hidden_layer_sizes=(16,),
+                            max_iter=300).fit(X[:60], y[:60])
     mean, std = sm.predict(X[60:])
     assert mean.shape == std.shape == (20,) and np.all(std >= 0) and np.all(mean > 0)
     assert np.mean((mean - y[60:]) ** 2) < 0.2 * np.var(y[60:])
@@ -168,8 +178,9 @@ def test_regressor_factories_and_cv_same_folds():
         assert hasattr(models.our_regressor(t), "fit")
     with pytest.raises(ValueError):
         models.our_regressor("nope")
-    a = models.cross_validate_scores(models.paper_random_forest(), X, y, n_splits=4, n_repeats=2, seed=3)
-    b = models.cross_validate_scores(models.paper_random_forest(), X, y, n_splits=4, n_repeats=2, seed=3)
+    rf = models.paper_random_forest().set_params(n_estimators=10)
+    a = models.cross_validate_scores(rf, X, y, n_splits=4, n_repeats=2, seed=3)
+    b = models.cross_validate_scores(rf, X, y, n_splits=4, n_repeats=2, seed=3)
     assert a["r2"].shape == (8,) and np.allclose(a["r2"], b["r2"])
     assert set(a) >= {"r2_mean", "r2_std", "mae_mean", "mae_std"}
     m = models.our_regressor("D_CG").fit(X, y)
