@@ -1,0 +1,332 @@
+"""Regression models: the paper's random forest, our better regressors, cross-validation,
+ensembles with uncertainty for scalars and tabulated potentials, and atomic save/load.
+
+Input convention (as in Bag et al. 2022): the D_AA model takes the 19 bonded parameters
+(columns ``mobcg.forcefield.PARAMETER_NAMES``); the D_CG and alpha models take those 19 plus
+D_AA as a 20th, last column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+from sklearn.model_selection import RepeatedKFold, cross_validate
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mobcg.forcefield import PARAMETER_NAMES
+
+TARGETS = ("D_AA", "D_CG", "alpha")
+N_PARAMETERS = len(PARAMETER_NAMES)
+
+
+# ----------------------------------------------------------------------------------------------
+# scalar regressors
+
+
+def paper_random_forest(random_state: int = 0) -> RandomForestRegressor:
+    """The paper's model: random forest with max_depth = 4 (other settings sklearn defaults)."""
+    return RandomForestRegressor(max_depth=4, random_state=random_state)
+
+
+class PhysicalFeatures(BaseEstimator, TransformerMixin):
+    """19 bonded parameters (+ D_AA as last column if ``with_daa``) -> model features.
+
+    With D_AA the features are the 19 parameters, log D_AA, 1/D_AA and D_AA: D_CG and
+    alpha = D_CG/D_AA scale multiplicatively with D_AA, and 1/D_AA lets a smooth model
+    follow the large alpha of slow all-atom systems.
+    """
+
+    def __init__(self, with_daa: bool = False):
+        self.with_daa = with_daa
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=float)
+        n = N_PARAMETERS + (1 if self.with_daa else 0)
+        if X.ndim != 2 or X.shape[1] != n:
+            raise ValueError(f"expected {n} input columns, got shape {X.shape}")
+        self.n_features_in_ = n
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} input columns, got shape {X.shape}")
+        if not self.with_daa:
+            return X
+        daa = X[:, -1]
+        if np.any(daa <= 0):
+            raise ValueError("D_AA (last column) must be > 0")
+        return np.column_stack([X[:, :-1], np.log(daa), 1.0 / daa, daa])
+
+
+class QuietGaussianProcessRegressor(GaussianProcessRegressor):
+    """GaussianProcessRegressor whose fit does not warn when a length scale reaches its bound
+    (with ARD, an irrelevant input correctly goes to the upper bound)."""
+
+    def fit(self, X, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return super().fit(X, y)
+
+
+def _gp(n_features: int, nu: float | None = None, random_state: int = 0):
+    scales = np.ones(n_features)
+    base = (RBF(scales, (1e-2, 1e3)) if nu is None else Matern(scales, (1e-2, 1e3), nu=nu))
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * base + WhiteKernel(0.1, (1e-5, 1.0))
+    return QuietGaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0,
+                                         random_state=random_state)
+
+
+def our_regressor(target: str, random_state: int = 0):
+    """Our model for ``target`` in ("D_AA", "D_CG", "alpha").
+
+    A Gaussian process with an anisotropic (ARD) kernel on standardized physical features,
+    fitted to a log-type transform of the target and predicting on the raw scale:
+
+    * D_AA (input: 19 parameters): log D_AA, Matérn-5/2 kernel (D_AA spans 0.06-15).
+    * D_CG (input: 19 parameters + D_AA): log1p D_CG, RBF kernel. log1p rather than log
+      because one published system has D_CG = 5e-5, which would dominate a log fit.
+    * alpha (input: 19 parameters + D_AA): log1p alpha, RBF kernel.
+
+    The kernel hyperparameters (one length scale per feature, amplitude, noise) are set by
+    maximising the marginal likelihood on the training data of each fit, so inside a CV loop
+    they are tuned on the training folds only (no tuning on test folds).
+    """
+    if target == "D_AA":
+        gp = _gp(N_PARAMETERS, nu=2.5, random_state=random_state)
+        inner = make_pipeline(PhysicalFeatures(with_daa=False), StandardScaler(), gp)
+        return TransformedTargetRegressor(inner, func=np.log, inverse_func=np.exp)
+    if target in ("D_CG", "alpha"):
+        gp = _gp(N_PARAMETERS + 3, nu=None, random_state=random_state)
+        inner = make_pipeline(PhysicalFeatures(with_daa=True), StandardScaler(), gp)
+        return TransformedTargetRegressor(inner, func=np.log1p, inverse_func=np.expm1)
+    raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
+
+
+def cross_validate_scores(model, X, y, n_splits: int = 10, n_repeats: int = 5, seed: int = 0,
+                         n_jobs: int = 1) -> dict:
+    """Repeated shuffled K-fold CV. The folds depend only on (len(X), n_splits, n_repeats,
+    seed), so two models scored with the same arguments see the same folds.
+
+    Returns r2_mean, r2_std, mae_mean, mae_std (over all n_splits * n_repeats test folds,
+    on the scale of ``y``) and the per-fold arrays r2, mae.
+    """
+    cv = RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+    res = cross_validate(model, np.asarray(X, dtype=float), np.asarray(y, dtype=float), cv=cv,
+                         scoring=("r2", "neg_mean_absolute_error"), n_jobs=n_jobs)
+    r2 = res["test_r2"]
+    mae = -res["test_neg_mean_absolute_error"]
+    return {"r2_mean": float(r2.mean()), "r2_std": float(r2.std()),
+            "mae_mean": float(mae.mean()), "mae_std": float(mae.std()),
+            "r2": r2, "mae": mae, "n_splits": n_splits, "n_repeats": n_repeats, "seed": seed}
+
+
+# ----------------------------------------------------------------------------------------------
+# ensembles with uncertainty
+
+
+def _with_seed(estimator, seed: int):
+    est = clone(estimator)
+    keys = [k for k in est.get_params(deep=True) if k == "random_state" or k.endswith("__random_state")]
+    if keys:
+        est.set_params(**{k: seed for k in keys})
+    return est
+
+
+def _default_mlp(hidden_layer_sizes, alpha, max_iter, seed):
+    return MLPRegressor(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha, solver="lbfgs",
+                        max_iter=max_iter, random_state=seed)
+
+
+class ScalarModel(BaseEstimator):
+    """Ensemble of ``n_members`` copies of ``base`` (default StandardScaler -> MLP), differing
+    in their random seeds; ``predict`` returns (mean, std) over the members.
+
+    ``target_transform``: None, "log" or "log1p" (the members are fitted to the transformed
+    target; mean and std are of the back-transformed predictions).
+    """
+
+    def __init__(self, base=None, n_members: int = 5, target_transform: str | None = None,
+                 hidden_layer_sizes=(32, 32), alpha: float = 1e-2, max_iter: int = 2000,
+                 seed: int = 0):
+        self.base = base
+        self.n_members = n_members
+        self.target_transform = target_transform
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.seed = seed
+
+    def _funcs(self):
+        if self.target_transform is None:
+            return (lambda y: y), (lambda y: y)
+        if self.target_transform == "log":
+            return np.log, np.exp
+        if self.target_transform == "log1p":
+            return np.log1p, np.expm1
+        raise ValueError(f"unknown target_transform {self.target_transform!r}")
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float).ravel()
+        if X.ndim != 2 or X.shape[0] != y.shape[0]:
+            raise ValueError(f"X must be (n, p) and y (n,), got {X.shape}, {y.shape}")
+        fwd, _ = self._funcs()
+        base = self.base if self.base is not None else make_pipeline(
+            StandardScaler(), _default_mlp(self.hidden_layer_sizes, self.alpha, self.max_iter, 0))
+        self.members_ = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for k in range(self.n_members):
+                self.members_.append(_with_seed(base, self.seed + k).fit(X, fwd(y)))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        _, inv = self._funcs()
+        P = np.stack([inv(m.predict(np.asarray(X, dtype=float))) for m in self.members_])
+        return P.mean(axis=0), P.std(axis=0)
+
+
+class PotentialModel(BaseEstimator):
+    """Parameters -> tabulated potential U(r) on a fixed grid, with uncertainty.
+
+    U (n, m) is standardized point by point, reduced by PCA to ``n_components`` scores,
+    and an ensemble of ``n_members`` MLPs (StandardScaler on X, lbfgs, different seeds)
+    maps X to the standardized scores. ``predict(X)`` returns (mean, std), each (n, m),
+    over the members' reconstructed potentials. ``r`` (optional) is kept for the record.
+    """
+
+    def __init__(self, n_components: int = 6, hidden_layer_sizes=(32, 32), alpha: float = 1e-3,
+                 n_members: int = 5, max_iter: int = 3000, seed: int = 0):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.n_members = n_members
+        self.max_iter = max_iter
+        self.seed = seed
+
+    def fit(self, X, U, r=None):
+        X = np.asarray(X, dtype=float)
+        U = np.asarray(U, dtype=float)
+        if X.ndim != 2 or U.ndim != 2 or X.shape[0] != U.shape[0]:
+            raise ValueError(f"X must be (n, p) and U (n, m), got {X.shape}, {U.shape}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(U))):
+            raise ValueError("X and U must be finite")
+        self.r_ = None if r is None else np.asarray(r, dtype=float)
+        self.x_scaler_ = StandardScaler().fit(X)
+        self.u_scaler_ = StandardScaler().fit(U)
+        Us = self.u_scaler_.transform(U)
+        k = max(1, min(self.n_components, X.shape[0] - 1, U.shape[1]))
+        self.pca_ = PCA(n_components=k, random_state=self.seed).fit(Us)
+        Z = self.pca_.transform(Us)
+        self.z_scaler_ = StandardScaler().fit(Z)
+        Xs, Zs = self.x_scaler_.transform(X), self.z_scaler_.transform(Z)
+        self.members_ = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for i in range(self.n_members):
+                mlp = _default_mlp(self.hidden_layer_sizes, self.alpha, self.max_iter, self.seed + i)
+                self.members_.append(mlp.fit(Xs, Zs))
+        self.n_features_in_ = X.shape[1]
+        self.n_points_ = U.shape[1]
+        return self
+
+    def _member_curves(self, X):
+        Xs = self.x_scaler_.transform(np.asarray(X, dtype=float))
+        out = []
+        for m in self.members_:
+            Zs = m.predict(Xs).reshape(len(Xs), -1)
+            Us = self.pca_.inverse_transform(self.z_scaler_.inverse_transform(Zs))
+            out.append(self.u_scaler_.inverse_transform(Us))
+        return np.stack(out)
+
+    def predict(self, X):
+        P = self._member_curves(X)
+        return P.mean(axis=0), P.std(axis=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# persistence
+
+
+def library_versions() -> dict:
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "sklearn": sklearn.__version__, "joblib": joblib.__version__}
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return repr(obj)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(model, path, metadata: dict | None = None) -> Path:
+    """Write ``model`` and ``metadata`` (plus library versions) atomically to ``path``
+    (joblib), and the metadata alone to ``path`` + ".json" for reading without unpickling.
+    Metadata: e.g. training ids, grid, CV scores. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(metadata or {})
+    meta.setdefault("versions", library_versions())
+    meta.setdefault("model_class", f"{type(model).__module__}.{type(model).__qualname__}")
+    _atomic_write(path, lambda fh: joblib.dump({"model": model, "metadata": meta}, fh))
+    text = json.dumps(meta, default=_jsonable, indent=1, sort_keys=True).encode()
+    _atomic_write(path.with_name(path.name + ".json"), lambda fh: fh.write(text))
+    return path
+
+
+def load(path):
+    """Read what :func:`save` wrote: returns (model, metadata). Warns if the library versions
+    differ from the running ones (pickles are not guaranteed across sklearn versions)."""
+    path = Path(path)
+    try:
+        payload = joblib.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no saved model") from None
+    if not isinstance(payload, dict) or "model" not in payload or "metadata" not in payload:
+        raise ValueError(f"{path}: not a file written by mobcg.models.save")
+    meta = payload["metadata"]
+    saved = meta.get("versions", {})
+    now = library_versions()
+    diff = {k: (saved.get(k), now[k]) for k in ("numpy", "sklearn") if saved.get(k) != now[k]}
+    if diff:
+        warnings.warn(f"{path}: saved with other library versions {diff}", stacklevel=2)
+    return payload["model"], meta
