@@ -7,11 +7,14 @@
     python project.py submit -o aa # or one cluster job per AA stage (group "aa"; likewise "cg")
 """
 import os
+from pathlib import Path
 
-from flow import FlowProject
+from flow import FlowProject, aggregator
 
 import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
-from mobcg import aa, cg, jobs, plots
+from mobcg import aa, aggregate, cg, jobs, plots, report
+
+ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
 
 class Project(FlowProject):
@@ -145,6 +148,80 @@ def analyze_cg(job):
     with jobs.failures(job, "analyze_cg"):
         cg.analyze(job)
         plots.job_figures(job)
+
+
+# Aggregate stages: over all jobs once every job's pipeline has ended (finished or failed).
+def pipelines_ended(*jobs_):
+    return all(failed(j) or cg_analyzed(j) for j in jobs_)
+
+
+def finished_ids(jobs_):
+    return [j.id for j in jobs_ if aggregate.finished(j)]
+
+
+def datasets_current(*jobs_):
+    return aggregate.up_to_date(ANALYSIS, aggregate.DATASETS_JSON, finished_ids(jobs_))
+
+
+def models_current(*jobs_):
+    return datasets_current(*jobs_) and aggregate.models_fingerprint(ANALYSIS) is not None and \
+        aggregate._read_json(ANALYSIS / aggregate.MODELS_JSON).get("dataset") == \
+        aggregate.fingerprint(finished_ids(jobs_))
+
+
+def enough_training_jobs(*jobs_):
+    return sum(aggregate.finished(j) and not j.doc.get("holdout") for j in jobs_) >= 2
+
+
+@Project.pre(pipelines_ended)
+@Project.pre(enough_training_jobs)
+@Project.post(datasets_current)
+@Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 0.5})
+def build_datasets(*jobs_):
+    aggregate.build_datasets(jobs_, ANALYSIS)
+
+
+@Project.pre(datasets_current)
+@Project.post(models_current)
+@Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 1.0})
+def train_models(*jobs_):
+    aggregate.train_models(ANALYSIS)
+
+
+def held_out(job):
+    return bool(job.doc.get("holdout")) and aggregate.finished(job)
+
+
+def trained(job):
+    return aggregate.models_fingerprint(ANALYSIS) is not None
+
+
+def validated(job):
+    return job.doc.get("validated_with") == aggregate.models_fingerprint(ANALYSIS)
+
+
+@Project.pre(held_out)
+@Project.pre(trained)
+@Project.post(validated)
+@Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
+def validate_prediction(job):
+    aggregate.validate(job, ANALYSIS, np_=ranks("cg")(job))
+
+
+def all_validated(*jobs_):
+    return all(validated(j) for j in jobs_ if held_out(j))
+
+
+def report_current(*jobs_):
+    return report.fingerprint_of(ANALYSIS) == aggregate.models_fingerprint(ANALYSIS)
+
+
+@Project.pre(models_current)
+@Project.pre(all_validated)
+@Project.post(report_current)
+@Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 0.2})
+def write_report(*jobs_):
+    report.write(jobs_, ANALYSIS)
 
 
 @Project.label

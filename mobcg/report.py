@@ -1,0 +1,106 @@
+"""The project-level report: Markdown + PNG figures in analysis/, numbers from this project's files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import aggregate, files, jobs
+from .plots import _save, plt
+
+
+def _parity(models_json: dict, directory: Path) -> list[str]:
+    lines = []
+    for target in ("alpha", "D_CG", "D_AA"):
+        info = models_json["models"].get(target, {})
+        if "pred" not in info:
+            continue
+        fig, ax = plt.subplots(figsize=(4, 4))
+        y, p = np.array(info["y"]), np.array(info["pred"])
+        ax.scatter(y, p, s=12)
+        lim = [min(y.min(), p.min()), max(y.max(), p.max())]
+        ax.plot(lim, lim, "k--", lw=1)
+        ax.set(xlabel=f"{target} (simulated)", ylabel=f"{target} (cross-validated prediction)",
+               title=f"{target}: R² {info['r2']:.2f}")
+        fig.tight_layout()
+        _save(fig, directory / f"parity_{target}.png")
+        lines.append(f"![parity {target}](parity_{target}.png)")
+    return lines
+
+
+def _potentials(directory: Path) -> str | None:
+    data = aggregate.load_datasets(directory)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for U, hold in zip(data["U"], data["holdout"]):
+        ax.plot(data["r"], U, lw=1, ls="--" if hold else "-")
+    ax.set(xlabel="r (Å)", ylabel="U (kcal/mol)", title="IBI potentials (dashed: held out)",
+           ylim=(min(-1.0, data["U"].min() * 1.1), 2.0))
+    fig.tight_layout()
+    _save(fig, directory / "potentials.png")
+    return "![IBI potentials](potentials.png)"
+
+
+def write(job_list, directory) -> Path:
+    directory = Path(directory)
+    summary = json.loads((directory / aggregate.DATASETS_JSON).read_text())
+    models_json = json.loads((directory / aggregate.MODELS_JSON).read_text())
+    job_list = list(job_list)
+    failed = [j for j in job_list if jobs.is_failed(j)]
+    presets = sorted({j.sp.get("preset", "?") for j in job_list})
+    lines = ["# mobcg project report", "",
+             f"Preset(s): {', '.join(presets)}" + (" — **demo-grade numbers**: tiny boxes, picosecond runs; "
+                                                   "not comparable with the published ones." if "demo" in presets else ""),
+             "", "## Data space", "",
+             f"- jobs: {len(job_list)}; finished (alpha known): {summary['n_jobs']}; failed: {len(failed)}",
+             f"- training jobs: {summary['n_train']}; held out: {summary['n_holdout']}; "
+             f"mobility-preserving pairs: {summary['n_pairs']} (tol {summary['pairing']['tol']}, "
+             f"r² ≥ {summary['pairing']['r2_min']})",
+             f"- potential grid: {summary['grid'][0]}–{summary['grid'][1]} Å every {summary['grid'][2]} Å", ""]
+    if failed:
+        lines += ["Failed parameter sets:", ""] + [f"- `{j.id[:8]}` {j.doc.get('failed_stage', '')}: "
+                                                  f"{j.doc.get('failure_reason', '')}" for j in failed] + [""]
+    lines += ["| job | reference | holdout | density g/cm³ | D_AA 1e-9 m²/s | D_CG 1e-9 m²/s | alpha | IBI dev. |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for j in sorted(job_list, key=lambda j: j.id):
+        if aggregate.finished(j):
+            d = j.doc
+            lines.append(f"| `{j.id[:8]}` | {'yes' if d.get('reference') else ''} | {'yes' if d.get('holdout') else ''} | "
+                         f"{d['density']:.3f} | {d['D_AA']:.2f} ± {d['D_AA_err']:.2f} | {d['D_CG']:.2f} ± "
+                         f"{d['D_CG_err']:.2f} | {d['alpha']:.2f} | {100 * d['ibi_deviation']:.1f} % |")
+    lines += ["", "## Models (k-fold cross-validation on the training jobs)", "",
+              "| model | samples | score |", "| --- | --- | --- |"]
+    for name, info in models_json["models"].items():
+        if "note" in info and "r2" not in info and "rmse" not in info:
+            score = info["note"]
+        elif "rmse" in info:
+            score = f"RMSE {info['rmse']:.3f} kcal/mol (predict-the-mean: {info['rmse_mean_baseline']:.3f})"
+        elif "r2" in info:
+            score = f"R² {info['r2']:.2f}, MAE {info['mae']:.3g}"
+        else:
+            score = info.get("note", "")
+        lines.append(f"| {name} | {info.get('n_samples', info.get('n', ''))} | {score} |")
+    lines += ["", _potentials(directory), ""] + _parity(models_json, directory)
+    lines += ["", "## Closed-loop validation (held-out jobs, predicted potentials simulated with LAMMPS)", "",
+              "| job | alpha_pred structure | RDF r² structure | alpha_pred mobility | RDF r² mobility |",
+              "| --- | --- | --- | --- | --- |"]
+    for j in job_list:
+        d = j.doc
+        if "validated_with" in d:
+            def f(key):
+                return f"{d[key]:.2f}" if key in d else "–"
+            lines.append(f"| `{j.id[:8]}` | {f('alpha_pred_structure')} | {f('rdf_r2_structure')} | "
+                         f"{f('alpha_pred_mobility')} | {f('rdf_r2_mobility')} |")
+    lines += ["", "Goal: the mobility-preserving potential gives alpha_pred within 1 ± 0.3; the structure-preserving "
+              "one an RDF as close to the AA target as IBI's.", "",
+              f"<!-- models {models_json['fingerprint']} -->"]
+    return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
+
+
+def fingerprint_of(directory) -> str | None:
+    path = Path(directory) / aggregate.REPORT
+    if not path.exists():
+        return None
+    last = path.read_text().strip().splitlines()[-1]
+    return last.split()[2] if last.startswith("<!-- models") else None
