@@ -244,7 +244,7 @@ class PotentialModel(BaseEstimator):
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i in range(self.n_members):
                 mlp = _default_mlp(self.hidden_layer_sizes, self.alpha, self.max_iter, self.seed + i)
-                self.members_.append(mlp.fit(Xs, Zs))
+                self.members_.append(mlp.fit(Xs, Zs[:, 0] if Zs.shape[1] == 1 else Zs))  # 1-D target for one component
         self.n_features_in_ = X.shape[1]
         self.n_points_ = U.shape[1]
         return self

@@ -12,7 +12,7 @@ import copy
 PRESETS: dict[str, dict] = {
     "demo": {
         "n_molecules": 64,
-        "n_random": 3,
+        "n_random": 4,
         "aa": {"compress_ps": 2.0, "equilibrate_ps": 4.0, "production_ps": 12.0,
                "frame_ps": 0.1, "cutoff": 10.0, "np": 2},
         "analysis": {"rdf_bins": 120, "rdf_r_max": 12.0},
