@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, files, ibi, jobs, lammps, tables
+from . import analysis, ibi, jobs, lammps, tables
 from .lammps import data, trajectory
 
 # Files that mark each stage done (written last, atomically).

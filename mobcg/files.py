@@ -35,3 +35,11 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_with(path: str | os.PathLike, writer, binary: bool = True) -> Path:
+    """Atomically write `path` with `writer(file_handle)` (binary by default, else UTF-8 text)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            writer(fh)
+    return Path(path)

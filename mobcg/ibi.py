@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+
+from . import files
 
 KB = 0.0019872043  # Boltzmann constant, kcal/mol/K
 kB = KB
@@ -227,28 +227,9 @@ class IBIIteration:
         return f"iteration_{self.index:03d}.npz"
 
 
-def _atomic_write_bytes(path: Path, writer: Callable) -> None:
-    """Write via a temp file in the same directory + os.replace: readers see old or new,
-    never half a file, even if we are killed mid-write."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _write_iteration(directory: Path, it: IBIIteration) -> Path:
     path = Path(directory) / it.filename
-    _atomic_write_bytes(path, lambda fh: np.savez(
+    files.write_with(path, lambda fh: np.savez(
         fh, index=np.int64(it.index), r=it.r, U=it.U, g=it.g, pressure=np.float64(it.pressure),
         deviation=np.float64(it.deviation), U_next=it.U_next, pressure_A=np.float64(it.pressure_A)))
     return path
@@ -332,7 +313,7 @@ class IBIState:
             for it in self.iterations]
         path = self.directory / SUMMARY_NAME
         data = (json.dumps(doc, indent=2, default=str) + "\n").encode()
-        _atomic_write_bytes(path, lambda fh: fh.write(data))
+        files.write_with(path, lambda fh: fh.write(data))
         return path
 
 

@@ -9,16 +9,14 @@ D_AA as a 20th, last column.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import warnings
 from pathlib import Path
 
 import joblib
 import numpy as np
 import sklearn
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestRegressor
@@ -30,6 +28,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mobcg import files
 from mobcg.forcefield import PARAMETER_NAMES
 
 TARGETS = ("D_AA", "D_CG", "alpha")
@@ -282,22 +281,6 @@ def _jsonable(obj):
     return repr(obj)
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save(model, path, metadata: dict | None = None) -> Path:
     """Write ``model`` and ``metadata`` (plus library versions) atomically to ``path``
     (joblib), and the metadata alone to ``path`` + ".json" for reading without unpickling.
@@ -307,9 +290,9 @@ def save(model, path, metadata: dict | None = None) -> Path:
     meta = dict(metadata or {})
     meta.setdefault("versions", library_versions())
     meta.setdefault("model_class", f"{type(model).__module__}.{type(model).__qualname__}")
-    _atomic_write(path, lambda fh: joblib.dump({"model": model, "metadata": meta}, fh))
-    text = json.dumps(meta, default=_jsonable, indent=1, sort_keys=True).encode()
-    _atomic_write(path.with_name(path.name + ".json"), lambda fh: fh.write(text))
+    files.write_with(path, lambda fh: joblib.dump({"model": model, "metadata": meta}, fh))
+    text = json.dumps(meta, default=_jsonable, indent=1, sort_keys=True)
+    files.write_text(path.with_name(path.name + ".json"), text)
     return path
 
 

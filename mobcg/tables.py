@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import CubicSpline
+
+from . import files
 
 KCAL_TO_KJ = 4.184  # kJ per kcal
 NM_TO_ANGSTROM = 10.0  # Å per nm
@@ -260,26 +260,6 @@ def simulation_ready(r, U, grid=PAPER_GRID, r_cut=None, r_core=None) -> Table:
 # Writing helpers
 
 
-def _atomic_write(path, text: str) -> Path:
-    """Write text to path via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def _read_lines(path):
     try:
         with open(path, encoding="utf-8") as fh:
@@ -349,7 +329,7 @@ def write_lammps(path, table: Table, keyword: str = "CG", r_cut=None) -> Path:
         "",
     ]
     lines += [f"{i} {_g(ri)} {_g(ui)} {_g(fi)}" for i, (ri, ui, fi) in enumerate(zip(r, U, F), 1)]
-    return _atomic_write(path, "\n".join(lines) + "\n")
+    return files.write_text(path, "\n".join(lines) + "\n")
 
 
 def _parse_spec(tokens, path, lineno):
@@ -501,7 +481,7 @@ def write_xvg(path, table: Table, columns: int = 3) -> Path:
         body = [f"{_g(a)} {_g(b)} {_g(c)}" for a, b, c in zip(x, V, mdV)]
     else:
         body = [f"{_g(a)} 0 0 0 0 {_g(b)} {_g(c)}" for a, b, c in zip(x, V, mdV)]
-    return _atomic_write(path, "\n".join(head + body) + "\n")
+    return files.write_text(path, "\n".join(head + body) + "\n")
 
 
 def read_xvg(path) -> Table:
@@ -541,7 +521,7 @@ def read_xvg(path) -> Table:
 def write_csv(path, table: Table) -> Path:
     """Write `r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom` and one row per point."""
     body = [f"{_g(a)},{_g(b)},{_g(c)}" for a, b, c in zip(table.r, table.U, table.F)]
-    return _atomic_write(path, "\n".join([CSV_HEADER] + body) + "\n")
+    return files.write_text(path, "\n".join([CSV_HEADER] + body) + "\n")
 
 
 def read_csv(path) -> Table:
