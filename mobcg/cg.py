@@ -152,9 +152,16 @@ def _mass(job) -> float:
 
 
 def initial_configuration(job) -> tuple[np.ndarray, np.ndarray]:
-    """The last AA centre-of-mass frame of the job: (positions wrapped into [0, L), box lengths)."""
+    """The last AA centre-of-mass frame, scaled to the mean AA (NPT) volume: (positions in [0, L), box).
+
+    The CG runs are NVT, so their density must be the AA average, not one frame's: a 64-molecule
+    NPT box fluctuates by several % in volume, and a 6 % denser CG box kept the first RDF peak 10 %
+    high however IBI changed the potential (and drove the CG pressure up).
+    """
     _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
-    return np.mod(pos[-1], boxes[-1]), boxes[-1]
+    scale = (np.prod(boxes, axis=1).mean() / np.prod(boxes[-1])) ** (1 / 3)
+    box = boxes[-1] * scale
+    return np.mod(pos[-1] * scale, box), box
 
 
 def _target(job, r_max: float, bins: int):
