@@ -134,8 +134,12 @@ def _fmt(x) -> str:
     return str(x)
 
 
+#: the dashboard's cards break words anywhere; tables read better breaking at spaces only
+_NOWRAP = "word-break: normal; overflow-wrap: normal"
+
+
 def _table(rows, header=None) -> str:
-    html = ['<table class="table is-narrow is-striped">']
+    html = [f'<table class="table is-narrow is-striped" style="{_NOWRAP}">']
     if header:
         html.append("<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
                     + "</tr></thead>")
@@ -287,7 +291,7 @@ def job_operations(project, job) -> list[tuple[str, str, str]]:
                   key=lambda row: order.index(row[0]) if row[0] in order else len(order))
     for aggregate, _ in _aggregates(project):
         if any(j.id == job.id for j in aggregate):
-            rows += [(name, _state(st), f"aggregate of {len(aggregate)} jobs")
+            rows += [(name, _state(st), f"all {len(aggregate)} jobs")
                      for name, st in project._get_aggregate_group_status(aggregate, {})]
     return list(dict.fromkeys(rows))
 
@@ -305,7 +309,7 @@ def project_operations(project) -> list[tuple[str, int, int, int, str]]:
         for name, st in project._get_aggregate_group_status(aggregate, {}):
             if name not in seen:
                 seen.add(name)
-                counts.setdefault((name, f"aggregate of {len(aggregate)} jobs"),
+                counts.setdefault((name, f"all {len(aggregate)} jobs"),
                                   Counter())[_state(st)] += 1
     order = list(getattr(project, "operations", {}))
     return [(name, c["completed"], c["eligible"], c["not eligible"], scope)
@@ -361,14 +365,14 @@ def markdown_html(md: str, image_url=lambda name: name) -> str:
             rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table
                     if not set(r.replace("|", "").strip()) <= set("-: ")]
             head, body = rows[0], rows[1:]
-            html.append('<table class="table is-narrow is-striped"><thead><tr>'
+            html.append(f'<table class="table is-narrow is-striped" style="{_NOWRAP}"><thead><tr>'
                         + "".join(f"<th>{_inline_md(c, image_url)}</th>" for c in head)
                         + "</tr></thead><tbody>"
                         + "".join("<tr>" + "".join(f"<td>{_inline_md(c, image_url)}</td>"
                                                    for c in r) + "</tr>" for r in body)
                         + "</tbody></table>")
         if items:
-            html.append("<ul>" + "".join(f"<li>{_inline_md(i, image_url)}</li>" for i in items)
+            html.append("<ul style='list-style: disc; margin-left: 1.5em'>" + "".join(f"<li>{_inline_md(i, image_url)}</li>" for i in items)
                         + "</ul>")
         if para:
             html.append(f"<p>{_inline_md(' '.join(para), image_url)}</p>")

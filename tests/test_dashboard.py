@@ -160,7 +160,7 @@ def test_real_project_pages(real_project):
     assert "D_AA" in job.doc
     html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
     for text in ("AA analysed", "D_AA", "1e-9 m²/s", "Flow Status", *AA_OPS, "run_ibi",
-                 "build_datasets", "aggregate of 1 jobs", "OPLS-AA reference"):
+                 "build_datasets", "all 1 jobs", "OPLS-AA reference"):
         assert text in html, text
     # the AA stage is completed, IBI is next, the aggregate operations wait for it
     assert "<td>analyze_aa</td><td>completed</td>" in html
