@@ -26,14 +26,16 @@ import sys
 
 import signac
 from signac_dashboard import Dashboard
-from signac_dashboard.modules import (
-    DocumentList,
-    FlowStatus,
-    ImageViewer,
-    StatepointList,
-)
+from signac_dashboard.modules import DocumentList, ImageViewer, StatepointList
 
-from mobcg.dashboard_modules import JobResults, ProjectSummary, ReadableSchema, job_stage
+from mobcg.dashboard_modules import (
+    JobResults,
+    ProjectReport,
+    ProjectSummary,
+    ReadableSchema,
+    WorkflowStatus,
+    job_stage,
+)
 
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +49,10 @@ class MobcgDashboard(Dashboard):
         parts = [str(sp.get("molecule", "job"))]
         if "replica" in sp:
             parts.append(f"replica {sp['replica']}")
+        if doc.get("reference"):
+            parts.append("OPLS-AA reference")
+        if doc.get("holdout"):
+            parts.append("held out")
         parts.append(job_stage(doc))
         if isinstance(doc.get("alpha"), (int, float)):
             parts.append(f"α={doc['alpha']:.3g}")
@@ -58,12 +64,14 @@ def make_modules():
     return [
         # project page
         ProjectSummary(),
+        WorkflowStatus(name="Workflow status", context="ProjectContext"),  # incl. aggregates
+        ProjectReport(),  # analysis/report.md
         ImageViewer(name="Project figure", context="ProjectContext",
                     img_globs=("analysis/*.png",)),
         ReadableSchema(),  # signac-dashboard's Schema, readable (see its docstring)
         # job pages
         JobResults(),
-        FlowStatus(),  # needs a FlowProject (labels); see load_project
+        WorkflowStatus(),  # operations + labels; needs a FlowProject, see load_project
         StatepointList(),
         DocumentList(max_chars=200),
         ImageViewer(name="Figure", img_globs=("*.png",)),
@@ -73,7 +81,7 @@ def make_modules():
 def load_project(path=None):
     """The project as a FlowProject (``Project`` of project.py) when importable.
 
-    FlowStatus shows flow labels and needs the FlowProject; without project.py
+    The Flow Status cards (operations, aggregates, labels) need the FlowProject; without project.py
     (or if it fails to import) the plain signac project is used and that card
     says so.
     """
@@ -83,7 +91,7 @@ def load_project(path=None):
     try:
         from project import Project  # project.py next to this file
     except Exception as error:  # noqa: BLE001 - keep the dashboard usable
-        logger.warning("project.py not importable (%s); flow labels disabled", error)
+        logger.warning("project.py not importable (%s); flow status disabled", error)
         return signac.get_project(path)
     return Project.get_project(path)
 

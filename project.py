@@ -35,7 +35,8 @@ def walltime(job):
     return jobs.preset(job)["walltime_h"]
 
 
-# Conditions read like sentences.
+# Conditions read like sentences; they read job documents through jobs.document (a snapshot
+# re-read only when the file changed), which keeps `status` fast at 10 000 jobs.
 def not_failed(job):
     return not jobs.is_failed(job)
 
@@ -53,7 +54,7 @@ def aa_sampled(job):
 
 
 def aa_analyzed(job):
-    return "D_AA" in job.doc
+    return "D_AA" in jobs.document(job)
 
 
 def ibi_done(job):
@@ -65,7 +66,7 @@ def cg_sampled(job):
 
 
 def cg_analyzed(job):
-    return "alpha" in job.doc
+    return "alpha" in jobs.document(job)
 
 
 def failed(job):
@@ -170,7 +171,7 @@ def models_current(*jobs_):
 
 
 def enough_training_jobs(*jobs_):
-    return sum(aggregate.finished(j) and not j.doc.get("holdout") for j in jobs_) >= 2
+    return sum(aggregate.finished(j) and not jobs.document(j).get("holdout") for j in jobs_) >= 2
 
 
 @Project.pre(pipelines_ended)
@@ -189,7 +190,7 @@ def train_models(*jobs_):
 
 
 def held_out(job):
-    return bool(job.doc.get("holdout")) and aggregate.finished(job)
+    return bool(jobs.document(job).get("holdout")) and aggregate.finished(job)
 
 
 def trained(job):
@@ -197,7 +198,7 @@ def trained(job):
 
 
 def validated(job):
-    return job.doc.get("validated_with") == aggregate.models_fingerprint(ANALYSIS)
+    return jobs.document(job).get("validated_with") == aggregate.models_fingerprint(ANALYSIS)
 
 
 @Project.pre(held_out)

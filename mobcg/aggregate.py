@@ -34,7 +34,7 @@ class AggregateError(RuntimeError):
 
 def finished(job) -> bool:
     """A job whose per-job pipeline ended with alpha (and did not fail)."""
-    return "alpha" in job.doc and not jobs.is_failed(job)
+    return "alpha" in jobs.document(job) and not jobs.is_failed(job)
 
 
 def fingerprint(ids) -> str:

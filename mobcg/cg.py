@@ -231,7 +231,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
 
 
 def ibi_done(job) -> bool:
-    return "ibi_converged" in job.doc and job.isfile(POTENTIAL_TABLE)
+    return "ibi_converged" in jobs.document(job) and job.isfile(POTENTIAL_TABLE)
 
 
 def sample(job, np: int = 1) -> CGRun:
@@ -285,6 +285,7 @@ def analyze(job) -> None:
 
 def ibi_label(job) -> str | None:
     """"ibi 5: 2.3%" while IBI runs (iteration, current RDF deviation); None otherwise."""
-    if "ibi_iteration" not in job.doc or "ibi_converged" in job.doc:
+    doc = jobs.document(job)
+    if "ibi_iteration" not in doc or "ibi_converged" in doc:
         return None
-    return f"ibi {job.doc['ibi_iteration']}: {100 * job.doc.get('ibi_deviation_current', float('nan')):.1f}%"
+    return f"ibi {doc['ibi_iteration']}: {100 * doc.get('ibi_deviation_current', float('nan')):.1f}%"

@@ -134,8 +134,12 @@ def _fmt(x) -> str:
     return str(x)
 
 
+#: the dashboard's cards break words anywhere; tables read better breaking at spaces only
+_NOWRAP = "word-break: normal; overflow-wrap: normal"
+
+
 def _table(rows, header=None) -> str:
-    html = ['<table class="table is-narrow is-striped">']
+    html = [f'<table class="table is-narrow is-striped" style="{_NOWRAP}">']
     if header:
         html.append("<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
                     + "</tr></thead>")
@@ -146,26 +150,47 @@ def _table(rows, header=None) -> str:
     return "".join(html)
 
 
-def _models_html(models) -> str:
-    """Render analysis/models.json whatever its exact layout (dict of dicts, list, …)."""
+#: Score columns of a model entry in analysis/models.json, in display order.
+MODEL_COLUMNS = ("n", "n_samples", "r2", "rmse", "mae", "note")
+
+
+def model_rows(models):
+    """(model, column → value) rows of ``analysis/models.json``.
+
+    The file is ``{"fingerprint", "dataset", "models": {name: {"n", "r2", "rmse", "note",
+    "file", "learning_curve", ...}}, "n_train", "versions"}`` (mobcg.aggregate); a bare
+    ``{name: {...}}`` mapping or a list of ``{"name": ...}`` entries is read too.
+    """
+    if isinstance(models, dict) and isinstance(models.get("models"), dict):
+        models = models["models"]
     if isinstance(models, dict):
         items = list(models.items())
     elif isinstance(models, list):
         items = [(m.get("name", i) if isinstance(m, dict) else i, m)
                  for i, m in enumerate(models)]
     else:
+        return []
+    return [(str(name), m if isinstance(m, dict) else {"value": m}) for name, m in items]
+
+
+def _models_html(models) -> str:
+    """Model scores of analysis/models.json as a table, with its provenance line."""
+    rows = model_rows(models)
+    if not rows:
         return f"<pre>{escape(json.dumps(models, indent=1))}</pre>"
-    scalar_cols = []
-    for _, m in items:
-        if isinstance(m, dict):
-            for k, v in m.items():
-                if (_is_number(v) or isinstance(v, str)) and k not in scalar_cols and k != "name":
-                    scalar_cols.append(k)
-    if not scalar_cols:
-        return _table([(k, json.dumps(v)[:80]) for k, v in items], header=("model", "value"))
-    rows = [(k, *[m.get(c, "") if isinstance(m, dict) else "" for c in scalar_cols])
-            for k, m in items]
-    return _table(rows, header=("model", *scalar_cols))
+    columns = [c for c in MODEL_COLUMNS if any(c in m for _, m in rows)]
+    columns += sorted({k for _, m in rows for k, v in m.items()
+                       if k not in columns and (_is_number(v) or k == "value")})
+    html = [_table([(name, *[m.get(c, "") for c in columns]) for name, m in rows],
+                   header=("model", *columns))]
+    if isinstance(models, dict) and "models" in models:
+        meta = [f"{k}: {models[k]}" for k in ("n_train", "fingerprint", "dataset") if k in models]
+        versions = models.get("versions")
+        if isinstance(versions, dict):
+            meta.append(", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+        if meta:
+            html.append(f"<p class='is-size-7'>{escape(' · '.join(meta))}</p>")
+    return "".join(html)
 
 
 def project_summary_html(project) -> str:
@@ -230,6 +255,163 @@ def job_results_html(job) -> str:
     return "".join(html)
 
 
+# -- flow status: operations, including aggregate ones -----------------------------------
+
+
+def _state(status) -> str:
+    if status.get("completed"):
+        return "completed"
+    return "eligible" if status.get("eligible") else "not eligible"
+
+
+def _aggregates(project):
+    """[(aggregate, [op names])] of the project's aggregate (multi-job) operations.
+
+    flow 0.29 has no public API for this; it keeps each aggregator's store in
+    ``FlowProject._group_to_aggregate_store``.  Empty for a plain signac project.
+    """
+    stores = getattr(getattr(project, "_group_to_aggregate_store", None), "inverse", {})
+    found = []
+    for store, groups in stores.items():
+        if type(store).__name__ == "_DefaultAggregateStore":  # one job per aggregate
+            continue
+        for _, aggregate in store.items():
+            found.append((aggregate, [g.name for g in groups]))
+    return found
+
+
+def job_operations(project, job) -> list[tuple[str, str, str]]:
+    """(operation, completed/eligible/not eligible, scope) of ``job``: its own operations
+    and the aggregate operations over all jobs that include it.  [] without flow."""
+    if not hasattr(project, "_get_aggregate_group_status"):
+        return []
+    order = list(getattr(project, "operations", {}))
+    rows = sorted(((name, _state(st), "this job")
+                   for name, st in project._get_aggregate_group_status((job,), {})),
+                  key=lambda row: order.index(row[0]) if row[0] in order else len(order))
+    for aggregate, _ in _aggregates(project):
+        if any(j.id == job.id for j in aggregate):
+            rows += [(name, _state(st), f"all {len(aggregate)} jobs")
+                     for name, st in project._get_aggregate_group_status(aggregate, {})]
+    return list(dict.fromkeys(rows))
+
+
+def project_operations(project) -> list[tuple[str, int, int, int, str]]:
+    """(operation, completed, eligible, not eligible, scope) over the whole project."""
+    if not hasattr(project, "_get_aggregate_group_status"):
+        return []
+    counts = {}
+    for job in project:
+        for name, st in project._get_aggregate_group_status((job,), {}):
+            counts.setdefault((name, "per job"), Counter())[_state(st)] += 1
+    seen = set()
+    for aggregate, _ in _aggregates(project):
+        for name, st in project._get_aggregate_group_status(aggregate, {}):
+            if name not in seen:
+                seen.add(name)
+                counts.setdefault((name, f"all {len(aggregate)} jobs"),
+                                  Counter())[_state(st)] += 1
+    order = list(getattr(project, "operations", {}))
+    return [(name, c["completed"], c["eligible"], c["not eligible"], scope)
+            for (name, scope), c in sorted(
+                counts.items(),
+                key=lambda kv: order.index(kv[0][0]) if kv[0][0] in order else len(order))]
+
+
+def job_status_html(project, job) -> str:
+    if not hasattr(project, "_get_aggregate_group_status"):
+        return "<p>no flow project (project.py not importable): operations unknown</p>"
+    html = [_table(job_operations(project, job), header=("operation", "status", "scope"))]
+    try:
+        labels = list(project.labels(job))
+    except Exception as error:  # noqa: BLE001 - a broken label must not break the page
+        labels = [f"label error: {error}"]
+    if labels:
+        html.append("<p>labels: " + " ".join(f"<span class='tag'>{escape(x)}</span>"
+                                             for x in labels) + "</p>")
+    return "".join(html)
+
+
+def project_status_html(project) -> str:
+    rows = project_operations(project)
+    if not rows:
+        return "<p>no flow project (project.py not importable): operations unknown</p>"
+    return _table(rows, header=("operation", "completed", "eligible", "not eligible", "scope"))
+
+
+# -- analysis/report.md --------------------------------------------------------------------
+
+
+def _inline_md(text, image_url) -> str:
+    """Escape, then the inline Markdown the report uses: `code`, **bold**, ![alt](file)."""
+    import re
+
+    out = str(escape(text))
+    out = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)",
+                 lambda m: f'<img alt="{m[1]}" src="{escape(image_url(m[2]))}"/>', out)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def markdown_html(md: str, image_url=lambda name: name) -> str:
+    """A small Markdown subset to HTML (headings, lists, pipe tables, paragraphs, images).
+
+    Enough for ``analysis/report.md`` (mobcg.report) without a Markdown dependency;
+    ``image_url`` maps a relative image path to its URL."""
+    html, table, items, para = [], [], [], []
+
+    def flush():
+        if table:
+            rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table
+                    if not set(r.replace("|", "").strip()) <= set("-: ")]
+            head, body = rows[0], rows[1:]
+            html.append(f'<table class="table is-narrow is-striped" style="{_NOWRAP}"><thead><tr>'
+                        + "".join(f"<th>{_inline_md(c, image_url)}</th>" for c in head)
+                        + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{_inline_md(c, image_url)}</td>"
+                                                   for c in r) + "</tr>" for r in body)
+                        + "</tbody></table>")
+        if items:
+            html.append("<ul style='list-style: disc; margin-left: 1.5em'>" + "".join(f"<li>{_inline_md(i, image_url)}</li>" for i in items)
+                        + "</ul>")
+        if para:
+            html.append(f"<p>{_inline_md(' '.join(para), image_url)}</p>")
+        table.clear(), items.clear(), para.clear()
+
+    for line in md.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("<!--") or not stripped:
+            flush()
+        elif stripped.startswith("#"):
+            flush()
+            level = min(6, len(stripped) - len(stripped.lstrip("#")) + 3)
+            html.append(f"<h{level} class='title is-6'>"
+                        f"{_inline_md(stripped.lstrip('#').strip(), image_url)}</h{level}>")
+        elif stripped.startswith("|"):
+            if not table:
+                flush()
+            table.append(stripped)
+        elif stripped.startswith(("- ", "* ")):
+            if not items:
+                flush()
+            items.append(stripped[2:])
+        else:
+            para.append(stripped)
+    flush()
+    return "".join(html)
+
+
+def report_html(project, image_url=None) -> str | None:
+    """``analysis/report.md`` of the project as HTML, or None when there is none."""
+    fn = os.path.join(str(project.path), "analysis", "report.md")
+    try:
+        with open(fn, encoding="utf-8") as fh:
+            md = fh.read()
+    except OSError:
+        return None
+    return markdown_html(md, image_url or (lambda name: "analysis/" + name))
+
+
 class ProjectSummary(Module):
     """Project card: jobs by stage, failures, alpha distribution, model scores."""
 
@@ -272,5 +454,53 @@ class JobResults(Module):
         return [{"name": self.name, "content": render_template(self.template, msg=html)}]
 
 
-__all__ = ["ProjectSummary", "JobResults", "ReadableSchema", "schema_rows", "job_stage", "project_summary",
+class WorkflowStatus(Module):
+    """Flow status from the FlowProject's operations (not only its labels).
+
+    signac-dashboard's ``FlowStatus`` shows labels only, and this project has one
+    label (``ibi_progress``, set while IBI runs).  Job pages: every operation of the
+    job, the aggregate operations (datasets, models, report) it takes part in, and
+    its labels.  Project page: completed/eligible/not eligible counts per operation.
+    """
+
+    _supported_contexts = {"JobContext", "ProjectContext"}
+
+    def __init__(self, name="Flow Status", context="JobContext",
+                 template="cards/text_display.html", **kwargs):
+        super().__init__(name=name, context=context, template=template, **kwargs)
+
+    def register(self, dashboard):
+        self.project = dashboard.project
+
+    def get_cards(self, job_or_project):
+        if self.context == "ProjectContext":
+            html = project_status_html(self.project)
+        else:
+            html = job_status_html(self.project, job_or_project)
+        return [{"name": self.name,
+                 "content": render_template(self.template, msg=Markup(html))}]
+
+
+class ProjectReport(Module):
+    """Project card: ``analysis/report.md`` (written by the write_report operation)."""
+
+    _supported_contexts = {"ProjectContext"}
+
+    def __init__(self, name="Report (analysis/report.md)", context="ProjectContext",
+                 template="cards/text_display.html", **kwargs):
+        super().__init__(name=name, context=context, template=template, **kwargs)
+
+    def get_cards(self, project):
+        from flask import url_for
+
+        html = report_html(project, lambda name: url_for(
+            "get_file", filename="analysis/" + name))
+        if html is None:
+            return []
+        return [{"name": self.name,
+                 "content": render_template(self.template, msg=Markup(html))}]
+
+
+__all__ = ["ProjectSummary", "JobResults", "ReadableSchema", "WorkflowStatus", "ProjectReport",
+           "job_operations", "project_operations", "markdown_html", "report_html", "model_rows", "schema_rows", "job_stage", "project_summary",
            "alpha_histogram_png", "read_models"]

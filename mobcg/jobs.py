@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 import numpy as np
@@ -36,8 +37,37 @@ def _plain(value):
     return value
 
 
+_SNAPSHOTS: dict = {}
+
+
+def document(job) -> dict:
+    """Read-only snapshot of the job document for conditions, re-read only when its file changed.
+
+    ``project.py status`` evaluates ~20 conditions per job and each ``job.doc`` access decodes the
+    JSON again (~25 µs, also in flow's buffered mode): 10 000 jobs meant 340 000 decodes.  signac
+    replaces the file on every write (new inode), so (inode, mtime, size) from one ``os.stat``
+    tells whether the cached copy is current.  Never write to the returned dict.
+    """
+    fn = os.path.join(job.path, "signac_job_document.json")
+    try:
+        st = os.stat(fn)
+    except FileNotFoundError:
+        return {}
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _SNAPSHOTS.get(fn)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        with open(fn, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):  # mid-write or unreadable: the slow, authoritative path
+        return job.document()
+    _SNAPSHOTS[fn] = (key, doc)
+    return doc
+
+
 def is_failed(job) -> bool:
-    return bool(job.doc.get("failed", False))
+    return bool(document(job).get("failed", False))
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 from pathlib import Path
 
@@ -18,9 +19,14 @@ from conftest import REPO
 from dashboard import make_dashboard
 from mobcg.dashboard_modules import job_stage, project_summary
 
-MODELS = {"structure": {"r2": 0.931, "rmse": 0.12},
-          "mobility": {"r2": 0.874, "rmse": 0.2},
-          "alpha": {"r2": 0.812, "mae": 0.4}}
+# analysis/models.json as mobcg.aggregate writes it
+MODELS = {"fingerprint": "be65cb1c0824", "dataset": "0bd113660e93",
+          "models": {"structure": {"file": "models/structure.joblib", "n": 40, "r2": 0.931,
+                                   "rmse": 0.12},
+                     "mobility": {"note": "no mobility-preserving pairs: not trained"},
+                     "alpha": {"n": 40, "r2": 0.812, "rmse": 0.4,
+                               "learning_curve": {"note": "too few"}}},
+          "n_train": 40, "versions": {"numpy": "2.4.6", "sklearn": "1.9.1"}}
 
 
 def _flow_project(project):
@@ -72,11 +78,13 @@ def test_home_redirects_to_project_summary(client, results_project):
     html = r.get_data(as_text=True)
     for text in ("Project summary", "4</strong> jobs", "CG analysed", "IBI done",
                  "lost atoms in equilibrate_aa", "alpha-histogram", "data:image/png;base64",
-                 "structure", "0.931", "mobility", "Project Schema", "replica",
+                 "structure", "0.931", "mobility", "no mobility-preserving pairs",
+                 "n_train: 40", "sklearn 1.9.1", "Project Schema", "replica",
                  "forcefield.bonds.CC.k", "float: 268.0, 278.0, 288.0, 298.0",
                  "float: 298.15"):
         assert text in html, text
     assert "defaultdict" not in html  # signac-dashboard 0.7.0's Schema card does that
+    assert "<td>fingerprint</td>" not in html  # models.json's metadata is not a model
 
 
 def test_job_page_shows_results_labels_document_and_figure(client, results_project):
@@ -85,7 +93,8 @@ def test_job_page_shows_results_labels_document_and_figure(client, results_proje
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     for text in ("Results", "CG analysed", "D_AA", "1e-9 m²/s", "± 0.1",  # JobResults
-                 "Flow Status", "built", "analyzed",                      # flow labels
+                 "Flow Status", "build_aa", "analyze_aa", "completed",    # operations
+                 "built", "analyzed",                                     # flow labels
                  "Statepoint Parameters", "2,3,4-trimethylpentane",       # statepoint
                  "Job Document", "ibi_converged",                         # document
                  f"/jobs/{job.id}/file/rdf.png"):                         # ImageViewer
@@ -119,6 +128,48 @@ def test_login_is_on_by_default(results_project):
     client = make_dashboard(results_project).app.test_client()
     r = client.get("/project/")
     assert r.status_code == 401  # signac-dashboard answers 401 without the token
+
+
+# -- the real project.py on a tiny real project --------------------------------------------
+
+AA_OPS = ("build_aa", "equilibrate_aa", "sample_aa", "analyze_aa")
+
+
+@pytest.fixture(scope="module")
+def real_project(tmp_path_factory):
+    """init.py --n 0 --preset tiny (the OPLS-AA reference) + the AA stage, run for real, once."""
+    root = tmp_path_factory.mktemp("real")
+    for name in ("project.py", "init.py"):
+        shutil.copy(REPO / name, root / name)
+    env = dict(os.environ, SIGNAC_FLOW_ENVIRONMENT="StandardEnvironment",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    for args in (["init.py", "--n", "0", "--preset", "tiny"],
+                 ["project.py", "run", "-o", *AA_OPS]):
+        proc = subprocess.run([sys.executable, *args], cwd=root, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{args}:\n{proc.stdout}\n{proc.stderr}"
+    spec = importlib.util.spec_from_file_location("real_project_py", root / "project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Project.get_project(str(root))
+
+
+def test_real_project_pages(real_project):
+    client = make_dashboard(real_project, config={"ACCESS_TOKEN": None}).app.test_client()
+    (job,) = real_project
+    assert "D_AA" in job.doc
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    for text in ("AA analysed", "D_AA", "1e-9 m²/s", "Flow Status", *AA_OPS, "run_ibi",
+                 "build_datasets", "all 1 jobs", "OPLS-AA reference"):
+        assert text in html, text
+    # the AA stage is completed, IBI is next, the aggregate operations wait for it
+    assert "<td>analyze_aa</td><td>completed</td>" in html
+    assert "<td>run_ibi</td><td>eligible</td>" in html
+    assert "<td>build_datasets</td><td>not eligible</td>" in html
+    html = client.get("/project/").get_data(as_text=True)
+    for text in ("1</strong> jobs", "AA analysed", "Workflow status", "train_models",
+                 "write_report", "no models trained yet", "forcefield.bonds.CC.k"):
+        assert text in html, text
 
 
 # -- headless Chromium screenshot ----------------------------------------------------------
