@@ -12,7 +12,7 @@ from pathlib import Path
 from flow import FlowProject, aggregator
 
 import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
-from mobcg import aa, aggregate, cg, jobs, plots, report
+from mobcg import aa, aggregate, cg, jobs
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
@@ -148,6 +148,7 @@ def sample_cg(job):
 def analyze_cg(job):
     with jobs.failures(job, "analyze_cg"):
         cg.analyze(job)
+        from mobcg import plots  # matplotlib only where figures are drawn: keeps `status` quick
         plots.job_figures(job)
 
 
@@ -214,7 +215,7 @@ def all_validated(*jobs_):
 
 
 def report_current(*jobs_):
-    return report.fingerprint_of(ANALYSIS) == aggregate.models_fingerprint(ANALYSIS)
+    return aggregate.report_fingerprint(ANALYSIS) == aggregate.models_fingerprint(ANALYSIS)
 
 
 @Project.pre(models_current)
@@ -222,6 +223,7 @@ def report_current(*jobs_):
 @Project.post(report_current)
 @Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 0.2})
 def write_report(*jobs_):
+    from mobcg import report  # matplotlib only where figures are drawn
     report.write(jobs_, ANALYSIS)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, jobs, models, tables
+from . import analysis, cg, datasets, files, forcefield, jobs, tables
 from .lammps import trajectory
 
 DATASETS = "datasets.npz"
@@ -26,6 +26,12 @@ REPORT = "report.md"
 R_MIN, DR = 5.0, 0.01
 RDF_GRID_DR = 0.05  # Å, as the published RDFs
 PAIRING = {"tol": 0.2, "r2_min": 0.8}  # see datasets.pairing for why
+
+
+def _models():
+    """scikit-learn, imported when models are trained or used, not by every `project.py status`."""
+    from . import models
+    return models
 
 
 class AggregateError(RuntimeError):
@@ -146,11 +152,11 @@ def _learning_curve(make, X, y, seed=0) -> dict:
 
 
 def _scalar_model():
-    return models.ScalarModel(n_members=5, target_transform="log", hidden_layer_sizes=(16,), alpha=1e-1)
+    return _models().ScalarModel(n_members=5, target_transform="log", hidden_layer_sizes=(16,), alpha=1e-1)
 
 
 def _potential_model():
-    return models.PotentialModel(n_components=4, hidden_layer_sizes=(16,), n_members=5)
+    return _models().PotentialModel(n_components=4, hidden_layer_sizes=(16,), n_members=5)
 
 
 def train_models(directory) -> dict:
@@ -165,18 +171,18 @@ def train_models(directory) -> dict:
     meta = {"grid": r.tolist(), "parameters": forcefield.PARAMETER_NAMES, "training_ids": ids,
             "dataset": _read_json(directory / DATASETS_JSON).get("fingerprint")}
     out = {"fingerprint": fingerprint(ids + [str(meta["dataset"])]), "dataset": meta["dataset"], "models": {},
-           "n_train": int(train.sum()), "versions": models.library_versions()}
+           "n_train": int(train.sum()), "versions": _models().library_versions()}
     (directory / "models").mkdir(parents=True, exist_ok=True)
     structure = _potential_model().fit(X, data["U"][train], r=r)
     scores = _cv_potential(_potential_model, X, data["U"][train])
-    models.save(structure, directory / "models" / "structure.joblib", meta | {"scores": scores})
+    _models().save(structure, directory / "models" / "structure.joblib", meta | {"scores": scores})
     out["models"]["structure"] = {"file": "models/structure.joblib", "n_samples": int(train.sum()), **scores}
     pairs = data["pairs"]
     if len(pairs):
         Xp, Up = data["X"][pairs[:, 0]], data["U"][pairs[:, 1]]
         mobility = _potential_model().fit(Xp, Up, r=r)
         scores = _cv_potential(_potential_model, Xp, Up)
-        models.save(mobility, directory / "models" / "mobility.joblib",
+        _models().save(mobility, directory / "models" / "mobility.joblib",
                     meta | {"scores": scores, "pairs": [[str(data["ids"][i]), str(data["ids"][j])] for i, j in pairs]})
         out["models"]["mobility"] = {"file": "models/mobility.joblib", "n_samples": int(len(pairs)), **scores}
     else:
@@ -186,7 +192,7 @@ def train_models(directory) -> dict:
         y = data[target][train]
         model = _scalar_model().fit(X, y)
         scores = _cv_scalar(_scalar_model, X, y) | {"learning_curve": _learning_curve(_scalar_model, X, y)}
-        models.save(model, directory / "models" / f"{target}.joblib", meta | {"scores": scores, "target": target})
+        _models().save(model, directory / "models" / f"{target}.joblib", meta | {"scores": scores, "target": target})
         out["models"][target] = {"file": f"models/{target}.joblib", **scores}
     files.write_json(directory / MODELS_JSON, out)
     return out
@@ -194,6 +200,15 @@ def train_models(directory) -> dict:
 
 def models_fingerprint(directory) -> str | None:
     return _read_json(Path(directory) / MODELS_JSON).get("fingerprint")
+
+
+def report_fingerprint(directory) -> str | None:
+    """The models fingerprint the report was written for (its last line), or None."""
+    path = Path(directory) / REPORT
+    if not path.exists():
+        return None
+    last = path.read_text().strip().splitlines()[-1]
+    return last.split()[2] if last.startswith("<!-- models") else None
 
 
 # ------------------------------------------------------------------------------------------- predict
@@ -226,13 +241,13 @@ def predict(flat: dict, directory, out, where: str = "parameters") -> dict:
         if not path.exists():
             result["tables"][kind] = None
             continue
-        model, meta = models.load(path)
+        model, meta = _models().load(path)
         U, U_std = model.predict(x)
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=meta["grid"][-1])
         result["tables"][kind] = {k: str(v) for k, v in tables.export_all(table, out, f"{kind}_potential").items()}
         result[f"{kind}_uncertainty_kcal_per_mol"] = float(np.max(U_std))
     for target in ("alpha", "D_CG", "D_AA"):
-        model, _ = models.load(directory / "models" / f"{target}.joblib")
+        model, _ = _models().load(directory / "models" / f"{target}.joblib")
         mean, std = model.predict(x)
         result[target], result[f"{target}_std"] = float(mean[0]), float(std[0])
     files.write_json(out / "prediction.json", result)
@@ -253,7 +268,7 @@ def validate(job, directory, np_: int = 1) -> dict:
         path = directory / "models" / f"{kind}.joblib"
         if not path.exists():
             continue
-        model, meta = models.load(path)
+        model, meta = _models().load(path)
         U, _ = model.predict(x)
         r_cut = float(meta["grid"][-1])
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)

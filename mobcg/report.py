@@ -96,11 +96,3 @@ def write(job_list, directory) -> Path:
               "one an RDF as close to the AA target as IBI's.", "",
               f"<!-- models {models_json['fingerprint']} -->"]
     return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
-
-
-def fingerprint_of(directory) -> str | None:
-    path = Path(directory) / aggregate.REPORT
-    if not path.exists():
-        return None
-    last = path.read_text().strip().splitlines()[-1]
-    return last.split()[2] if last.startswith("<!-- models") else None
