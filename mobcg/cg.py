@@ -33,6 +33,7 @@ MSD = "msd_cg.txt"
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane)
 TABLE_KEYWORD = "CG"
+RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
 
 @dataclass
@@ -71,7 +72,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
-    timestep_fs. Writes cg.table, cg.data, cg_nvt.in, cg_nvt.log and `gsd_name` into `workdir`;
+    timestep_fs. Writes cg.table, cg.data, cg_nvt.K.in/.log/.box (K: segment) and `gsd_name` into `workdir`;
+    resumable like AA production (lammps.run_resumable): a killed run continues from its last restart;
     raises lammps.LammpsError / SimulationBlowUp on failure. `pressure` (atm): NPT instead of NVT,
     only to find the density a potential gives (boxes then vary per frame).
     """
@@ -84,23 +86,33 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
     dt = float(section["timestep_fs"])
     frame_every = _steps(section["frame_ps"], dt)
-    ctx = dict(n_beads=len(positions), job_id=job_id, self_name="cg_nvt.in", data_file="cg.data",
+    production_steps = max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every)
+    ctx = dict(n_beads=len(positions), job_id=job_id, data_file="cg.data", name=RUN_NAME,
                table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
                r_cut=f"{cutoff:.6g}", timestep=dt, temperature=T,
                seed=seed if seed is not None else _seed(f"{job_id}{workdir.name}"),
                thermo_every=frame_every * 20, frame_every=frame_every,
-               equilibrate_steps=_steps(section["equilibrate_ps"], dt),
-               production_steps=max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every),
-               com_file="cg_com.dat", box_file="cg_box.dat", pressure=pressure)
-    script = lammps.render("cg_nvt.in", workdir / "cg_nvt.in", **ctx)
-    log = lammps.run(script, cwd=workdir, np=np, job=job_id, log="cg_nvt.log")
+               equilibrate_steps=_steps(section["equilibrate_ps"], dt), production_steps=production_steps,
+               restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
+               pressure=pressure)
+    # Resumable: a killed run continues from the last periodic restart of its production (segments
+    # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
+    segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
+    log = workdir / f"{RUN_NAME}.{segments[-1]}.log"
+    coms = [workdir / f"{RUN_NAME}.{k}.com" for k in segments]
+    boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     try:
-        trajectory.com_to_gsd(workdir / "cg_com.dat", workdir / "cg_box.dat", workdir / gsd_name, dt)
-        press = trajectory.read_scalar_file(workdir / "cg_box.dat")[:, 4]
-    except trajectory.TrajectoryError as exc:
+        steps, _, by_step = trajectory.merge_segments(list(zip(coms, boxes_)))
+        trajectory.com_to_gsd(coms, boxes_, workdir / gsd_name, dt)
+        # per-frame pressure averages (every production step) of the frames this run kept
+        press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
+    except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
+    for suffix in ("a", "b"):  # only for resuming; a rerun after this starts a fresh segment
+        (workdir / f"{RUN_NAME}.restart.{suffix}").unlink(missing_ok=True)
     if not keep_raw:
-        (workdir / "cg_com.dat").unlink(missing_ok=True)
+        for com in coms:
+            com.unlink(missing_ok=True)
     t, pos, boxes = trajectory.read_gsd(workdir / gsd_name)
     return CGRun(t, pos, boxes, float(press.mean()), _block_error(press), workdir / gsd_name, log)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import gsd.hoomd
@@ -38,7 +39,12 @@ def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
     """Rows of a `fix ave/time` scalar file (first column: step)."""
-    data = np.loadtxt(path, comments="#", ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Empty input file": reported below instead
+        try:
+            data = np.loadtxt(path, comments="#", ndmin=2)
+        except ValueError as exc:
+            raise TrajectoryError(f"{path}: not a table of numbers ({exc})") from None
     if data.size == 0:
         raise TrajectoryError(f"{path}: empty")
     return data
@@ -46,7 +52,9 @@ def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
 
 def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
     """Join (com_file, box_file) segments of a resumed run: a later segment restarts at step S,
-    so an earlier segment's frames at steps >= S (written after its last restart) are dropped."""
+    so an earlier segment's frames at steps >= S (written after its last restart) are dropped.
+    Returns (steps, unwrapped COM rows, {step: box row without the step (lx ly lz, then any more
+    columns such as the pressure)}); a later segment's box rows replace an earlier one's."""
     segments = []
     for com_file, box_file in pairs:
         if not (Path(com_file).exists() and Path(com_file).stat().st_size > 0):
@@ -55,7 +63,11 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
             steps, com = read_vector_file(com_file)
         except TrajectoryError:
             continue
-        segments.append((steps, com, read_scalar_file(box_file)))
+        try:
+            box = read_scalar_file(box_file)
+        except (TrajectoryError, OSError):
+            box = np.empty((0, 4))  # resumed at its last step: no box average written yet
+        segments.append((steps, com, box))
     if not segments:
         raise TrajectoryError(f"{pairs[-1][0] if pairs else '?'}: no complete frame in any segment")
     all_steps, all_com, by_step = [], [], {}
@@ -64,7 +76,7 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
         keep = steps < limit
         all_steps.append(steps[keep])
         all_com.append(com[keep])
-        by_step.update({int(row[0]): row[1:4] for row in box})
+        by_step.update({int(row[0]): row[1:] for row in box})
     return np.concatenate(all_steps), np.concatenate(all_com), by_step
 
 
@@ -79,7 +91,7 @@ def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
         steps, com, by_step = merge_segments(list(zip(com_file, box_file)))
     else:
         steps, com = read_vector_file(com_file)
-        by_step = {int(row[0]): row[1:4] for row in read_scalar_file(box_file)}
+        by_step = {int(row[0]): row[1:] for row in read_scalar_file(box_file)}
     missing = [s for s in steps if s not in by_step]
     if missing:
         raise TrajectoryError(f"{box_file}: no box for step {missing[0]}")
@@ -88,7 +100,7 @@ def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
     with files.atomic_path(gsd_file) as tmp:
         with gsd.hoomd.open(tmp, "w") as traj:
             for step, xyz in zip(steps, com):
-                lengths = by_step[int(step)]
+                lengths = by_step[int(step)][:3]
                 traj.append(frame(xyz, lengths, int(step), timestep_fs))
     return len(steps)
 
