@@ -146,8 +146,7 @@ def sample_cg(job):
 @Project.operation(directives={"np": 1, "walltime": 0.2})
 def analyze_cg(job):
     with jobs.failures(job, "analyze_cg"):
-        cg.analyze(job)
-        plots.job_figures(job)
+        cg.analyze(job, before_done=plots.job_figures)
 
 
 # Aggregate stages: over all jobs once every job's pipeline has ended (finished or failed).

@@ -14,8 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, jobs, models, tables
+from . import analysis, cg, datasets, files, forcefield, jobs, tables
 from .lammps import trajectory
+
+
+class _Lazy:
+    """A module imported on first use: scikit-learn costs ~1 s, and every `project.py` call
+    (status, run) imports this module."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+        return getattr(importlib.import_module(self._name), attr)
+
+
+models = _Lazy("mobcg.models")
 
 DATASETS = "datasets.npz"
 DATASETS_JSON = "datasets.json"
@@ -245,6 +260,7 @@ def predict(flat: dict, directory, out, where: str = "parameters") -> dict:
 def validate(job, directory, np_: int = 1) -> dict:
     """Simulate the predicted potentials for a held-out job: RDF r² vs the AA target, alpha_pred."""
     directory = Path(directory)
+    files.sweep_temporaries(job.path)  # what a killed earlier attempt left
     x = forcefield.vector(jobs.forcefield(job))[None, :]
     aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     positions, box = cg.initial_configuration(job)

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import freud
 import numpy as np
-from scipy import stats
 
 A2_PER_FS_IN_1E9_M2_PER_S = 1.0e4
 AVOGADRO = 6.02214076e23
@@ -24,6 +22,7 @@ def density(n_molecules: int, molar_mass: float, boxes: np.ndarray) -> float:
 def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min: float = 0.0):
     """Frame-averaged g(r) of points (F, N, 3) in boxes (F, 3); returns (bin centres Å, g)."""
     r_max = min(r_max, 0.5 * boxes.min() * 0.999)
+    import freud  # imported here: ~2 s, and `project.py status` needs none of it
     calc = freud.density.RDF(bins=bins, r_max=r_max, r_min=r_min)
     for xyz, lengths in zip(positions, boxes):
         box = freud.box.Box(*lengths)
@@ -41,6 +40,7 @@ def coordination_number(r: np.ndarray, g: np.ndarray, number_density: float, r_u
 
 def msd_xyz(positions: np.ndarray) -> np.ndarray:
     """Windowed MSD per Cartesian direction of unwrapped positions (F, N, 3): array (F, 3) in Å²."""
+    import freud
     box = freud.box.Box.cube(1.0)  # unused for unwrapped input without images
     out = []
     for axis in range(3):
@@ -66,6 +66,7 @@ def diffusion(times_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, flo
     to ≤ 1.3 (and at least a fifth of the way in, past caging) to half the trajectory (longer lags
     average few time origins). The exponent over the window is returned so a user can judge it.
     """
+    from scipy import stats  # imported here: see rdf
     t = np.asarray(times_fs, float)
     total = msd.sum(axis=1)
     if window_fs is None:

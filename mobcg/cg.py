@@ -260,10 +260,11 @@ def diffusion_of(times, positions) -> tuple[np.ndarray, analysis.Diffusion]:
     return msd, analysis.diffusion(times, msd)
 
 
-def analyze(job) -> None:
+def analyze(job, before_done=None) -> None:
     """CG RDF (deviation from the AA target), MSD → D_CG ± err, alpha = D_CG/D_AA ± err.
 
-    Done marker: job.doc["alpha"] (set last)."""
+    Done marker: job.doc["alpha"] (set last; `before_done(job)`, e.g. the figures, runs just before it,
+    so a kill in between leaves the stage undone instead of done without figures)."""
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     r_aa, g_aa = aa_rdf[:, 0], aa_rdf[:, 1]
@@ -285,6 +286,8 @@ def analyze(job) -> None:
     job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
                     "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
                     "D_CG": d.D, "D_CG_err": d.err, "alpha_err": alpha_err})
+    if before_done is not None:
+        before_done(job)
     job.doc["alpha"] = alpha
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -35,3 +36,24 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+# What an interrupted writer leaves behind: atomic_path's and ibi's ".NAME.XXXX.tmp", LAMMPS'
+# "NAME.part" (written, then renamed), signac's "._UUID_signac_job_document.json".
+_STALE = re.compile(r"^(\..+\.tmp|.+\.part|\._[0-9a-f-]{36}_signac_.+\.json)$")
+
+
+def stale_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Leftovers of writes interrupted by a kill under `root` (recursively), see _STALE."""
+    return sorted(p for p in Path(root).rglob("*") if _STALE.match(p.name) and p.is_file())
+
+
+def sweep_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Delete stale_temporaries(root): call only while no other writer works under `root`
+    (flow runs one operation per job at a time; analysis/ holds its lock)."""
+    removed = []
+    for path in stale_temporaries(root):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -45,8 +45,10 @@ def failures(job, stage: str):
     """Mark the job failed (with the reason) when its parameter set breaks the simulation.
 
     Failed jobs are skipped by every later stage and never retried; LAMMPS missing or our own bugs
-    still raise, so they are not mistaken for bad physics.
+    still raise, so they are not mistaken for bad physics. First it sweeps the job folder of
+    temporaries an earlier, killed attempt left (files.sweep_temporaries).
     """
+    files.sweep_temporaries(job.path)
     try:
         yield
     except LammpsNotFound:
