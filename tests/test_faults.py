@@ -143,7 +143,7 @@ def trials(snapshots, tmp_path, n, seed):
         op, state, remaining = snapshots[i]
         root = tmp_path / f"trial_{trial}"
         shutil.copytree(state, root, symlinks=True)
-        delay = float(rng.uniform(0.5, remaining))
+        delay = float(rng.uniform(0.3, 0.9 * remaining))
         proc = start(root, "run")
         t0 = time.monotonic()
         killed = kill_when(proc, lambda: time.monotonic() - t0 >= delay, timeout=remaining + 60)
@@ -164,4 +164,4 @@ def test_random_kills_resume_and_leave_nothing_half_written(snapshots, tmp_path)
 @pytest.mark.slow
 def test_random_kills_many_trials(snapshots, tmp_path):
     log = trials(snapshots, tmp_path, SLOW_TRIALS, SEED + 1)
-    assert sum("killed" in line for line in log) >= SLOW_TRIALS - 2
+    assert sum("killed" in line for line in log) >= SLOW_TRIALS - 3
