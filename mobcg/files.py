@@ -1,8 +1,10 @@
-"""Atomic writes: a file that marks a stage done is either complete or absent."""
+"""Atomic writes: a file that marks a stage done is either complete or absent; a lock for folders
+that several processes write (analysis/: `project.py run --parallel`, simultaneous SLURM jobs)."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -57,3 +59,22 @@ def sweep_temporaries(root: str | os.PathLike) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def locked(directory: str | os.PathLike, shared: bool = False):
+    """Hold fcntl.flock on `directory`/.lock: exclusive for writers, `shared` for readers that need
+    several files of one consistent generation. Blocks until granted; the kernel releases it when the
+    process dies (a killed holder never leaves the folder locked). NFS: flock works on NFSv4 (as on
+    the Lichtenberg cluster's file systems); a local folder needs nothing."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_NAME, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
