@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -34,17 +35,24 @@ def main():
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--max-iterations", type=int, default=None, help="override the preset's")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--root", type=Path, default=None,
+                        help="reuse this benchmark project (its AA stage, if done) instead of a fresh one")
     args = parser.parse_args()
     if args.max_iterations:
         presets.PRESETS[args.preset]["ibi"]["max_iterations"] = args.max_iterations
-    root = Path(tempfile.mkdtemp(prefix="mobcg-bench-ibi-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="mobcg-bench-ibi-"))
     project = signac.init_project(root)
     job = project.open_job(statepoint(OPLS_AA, args.preset)).init()
+    print(f"project: {root}")
     t0 = time.perf_counter()
-    aa.build(job)
-    aa.equilibrate(job)
-    aa.sample(job)
-    aa.analyze(job)
+    if "D_AA" not in job.doc:
+        aa.build(job)
+        aa.equilibrate(job)
+        aa.sample(job)
+        aa.analyze(job)
+    shutil.rmtree(job.fn(cg.IBI_DIR), ignore_errors=True)  # IBI from scratch
+    for key in [k for k in job.doc if k.startswith("ibi_")]:
+        del job.doc[key]
     print(f"AA stage ({args.preset}): {time.perf_counter() - t0:.1f} s (not part of the figure)")
 
     inside = {"s": 0.0, "calls": 0}

@@ -31,15 +31,19 @@ def main():
     parser.add_argument("--np", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--stage", choices=("aa", "cg", "both"), default="both")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="reuse this benchmark project (its AA stage, if done) instead of a fresh one")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="mobcg-bench-overhead-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="mobcg-bench-overhead-"))
     project = signac.init_project(root)
     job = project.open_job(statepoint(OPLS_AA, args.preset)).init()
-    aa.build(job)
-    aa.equilibrate(job, np=args.np)
+    print(f"project: {root}")
+    if not job.isfile(aa.EQUILIBRATED):
+        aa.build(job)
+        aa.equilibrate(job, np=args.np)
     if args.stage in ("aa", "both"):
         bench_aa(job, root, args)
-    else:
+    elif "D_AA" not in job.doc:
         aa.sample(job, np=args.np)
         aa.analyze(job)
     if args.stage in ("cg", "both"):

@@ -45,7 +45,7 @@ class CGRun:
     boxes: np.ndarray
     pressure: float
     pressure_err: float
-    gsd: Path
+    gsd: Path | None
     log: Path
 
 
@@ -67,15 +67,17 @@ def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
 
 def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float, section: dict,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
-             mass: float = TMP_MASS, gsd_name: str = TRAJECTORY, keep_raw: bool = True,
+             mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
              pressure: float | None = None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
     timestep_fs. Writes cg.table, cg.data, cg_nvt.K.in/.log/.box (K: segment) and `gsd_name` into `workdir`;
     resumable like AA production (lammps.run_resumable): a killed run continues from its last restart;
-    raises lammps.LammpsError / SimulationBlowUp on failure. `pressure` (atm): NPT instead of NVT,
-    only to find the density a potential gives (boxes then vary per frame).
+    raises lammps.LammpsError / SimulationBlowUp on failure. `gsd_name` None: no GSD (IBI iterations,
+    whose record is the iteration file; writing and reading it back was a tenth of their time).
+    `pressure` (atm): NPT instead of NVT, only to find the density a potential gives (boxes then vary
+    per frame).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +104,10 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     coms = [workdir / f"{RUN_NAME}.{k}.com" for k in segments]
     boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     try:
-        steps, _, by_step = trajectory.merge_segments(list(zip(coms, boxes_)))
-        trajectory.com_to_gsd(coms, boxes_, workdir / gsd_name, dt)
+        steps, com, by_step = trajectory.merge_segments(list(zip(coms, boxes_)))
+        trajectory.checked(steps, by_step, coms[-1])
+        if gsd_name is not None:
+            trajectory.write_gsd(steps, com, by_step, workdir / gsd_name, dt)
         # per-frame pressure averages (every production step) of the frames this run kept
         press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
     except (trajectory.TrajectoryError, IndexError) as exc:
@@ -111,10 +115,13 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     for suffix in ("a", "b"):  # only for resuming; a rerun after this starts a fresh segment
         (workdir / f"{RUN_NAME}.restart.{suffix}").unlink(missing_ok=True)
     if not keep_raw:
-        for com in coms:
-            com.unlink(missing_ok=True)
-    t, pos, boxes = trajectory.read_gsd(workdir / gsd_name)
-    return CGRun(t, pos, boxes, float(press.mean()), _block_error(press), workdir / gsd_name, log)
+        for path in coms:
+            path.unlink(missing_ok=True)
+    # the arrays read_gsd would give, without reading the GSD back (float64, not GSD's float32)
+    times = (np_asarray(steps) - steps[0]) * dt
+    boxes = np_asarray([by_step[int(s)][:3] for s in steps])
+    gsd = workdir / gsd_name if gsd_name is not None else None
+    return CGRun(times, np_asarray(com), boxes, float(press.mean()), _block_error(press), gsd, log)
 
 
 def np_asarray(x) -> np.ndarray:
@@ -191,7 +198,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
-                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False)
+                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
         _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)

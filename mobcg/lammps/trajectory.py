@@ -20,21 +20,30 @@ def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(steps (F,), rows (F, N, C)) from a `fix ave/time mode vector` file; a cut-off last frame is dropped."""
     path = Path(path)
     lines = [l for l in path.read_text().splitlines() if l and not l.startswith("#")]
-    steps, frames, i = [], [], 0
-    while i < len(lines):
+    steps, blocks, i = [], [], 0
+    while i < len(lines):  # walk the frame headers only; the numbers are parsed in one go below
         head = lines[i].split()
         if len(head) != 2:
             raise TrajectoryError(f"{path}: line '{lines[i][:60]}' is not a 'step nrows' frame header")
         step, nrows = int(head[0]), int(head[1])
-        block = lines[i + 1:i + 1 + nrows]
-        if len(block) < nrows:
+        if i + 1 + nrows > len(lines):
             break  # the run was interrupted while writing this frame
-        frames.append(np.array([l.split()[1:] for l in block], dtype=float))
+        blocks.append((i + 1, nrows))
         steps.append(step)
         i += 1 + nrows
-    if not frames:
+    if not blocks:
         raise TrajectoryError(f"{path}: no complete frame")
-    return np.array(steps), np.stack(frames)
+    nrows = {n for _, n in blocks}
+    if len(nrows) != 1:
+        raise TrajectoryError(f"{path}: frames have different row counts {sorted(nrows)}")
+    n = nrows.pop()
+    body = [lines[start + k] for start, _ in blocks for k in range(n)]
+    try:
+        values = np.array(" ".join(body).split(), dtype=float)
+        frames = values.reshape(len(blocks), n, -1)[:, :, 1:]  # first column: the row index
+    except ValueError as exc:
+        raise TrajectoryError(f"{path}: malformed frame rows ({exc})") from None
+    return np.array(steps), frames
 
 
 def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
@@ -80,6 +89,24 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.concatenate(all_steps), np.concatenate(all_com), by_step
 
 
+def checked(steps, by_step, where) -> None:
+    """Frames in strictly increasing step order, each with its box row."""
+    missing = [s for s in steps if int(s) not in by_step]
+    if missing:
+        raise TrajectoryError(f"{where}: no box for step {missing[0]}")
+    if len(np.unique(steps)) != len(steps) or np.any(np.diff(steps) <= 0):
+        raise TrajectoryError(f"{where}: frames are not in increasing step order")
+
+
+def write_gsd(steps, com, by_step, gsd_file, timestep_fs: float) -> int:
+    """Unwrapped COM frames + {step: box row} → GSD (atomically); returns the number of frames."""
+    with files.atomic_path(gsd_file) as tmp:
+        with gsd.hoomd.open(tmp, "w") as traj:
+            for step, xyz in zip(steps, com):
+                traj.append(frame(xyz, by_step[int(step)][:3], int(step), timestep_fs))
+    return len(steps)
+
+
 def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
     """Convert unwrapped COM positions + box lengths into a GSD trajectory (wrapped + images).
 
@@ -92,17 +119,8 @@ def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
     else:
         steps, com = read_vector_file(com_file)
         by_step = {int(row[0]): row[1:] for row in read_scalar_file(box_file)}
-    missing = [s for s in steps if s not in by_step]
-    if missing:
-        raise TrajectoryError(f"{box_file}: no box for step {missing[0]}")
-    if len(np.unique(steps)) != len(steps) or np.any(np.diff(steps) <= 0):
-        raise TrajectoryError(f"{com_file}: frames are not in increasing step order")
-    with files.atomic_path(gsd_file) as tmp:
-        with gsd.hoomd.open(tmp, "w") as traj:
-            for step, xyz in zip(steps, com):
-                lengths = by_step[int(step)][:3]
-                traj.append(frame(xyz, lengths, int(step), timestep_fs))
-    return len(steps)
+    checked(steps, by_step, com_file)
+    return write_gsd(steps, com, by_step, gsd_file, timestep_fs)
 
 
 def frame(unwrapped: np.ndarray, lengths, step: int = 0, timestep_fs: float = 1.0) -> gsd.hoomd.Frame:
