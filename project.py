@@ -87,6 +87,7 @@ def done(condition):
 @Project.operation(directives={"np": 1, "walltime": 0.1})
 def build_aa(job):
     with jobs.failures(job, "build_aa"):
+        jobs.check_statepoint(job)
         aa.build(job)
 
 
@@ -97,6 +98,7 @@ def build_aa(job):
 @Project.operation(directives={"np": ranks("aa"), "walltime": walltime})
 def equilibrate_aa(job):
     with jobs.failures(job, "equilibrate_aa"):
+        jobs.check_statepoint(job)
         aa.equilibrate(job, np=ranks("aa")(job))
 
 
@@ -107,6 +109,7 @@ def equilibrate_aa(job):
 @Project.operation(directives={"np": ranks("aa"), "walltime": walltime})
 def sample_aa(job):
     with jobs.failures(job, "sample_aa"):
+        jobs.check_statepoint(job)
         aa.sample(job, np=ranks("aa")(job))
 
 
@@ -117,6 +120,7 @@ def sample_aa(job):
 @Project.operation(directives={"np": 1, "walltime": 0.2})
 def analyze_aa(job):
     with jobs.failures(job, "analyze_aa"):
+        jobs.check_statepoint(job)
         aa.analyze(job)
 
 
@@ -127,6 +131,7 @@ def analyze_aa(job):
 @Project.operation(directives={"np": ranks("ibi"), "walltime": walltime})
 def run_ibi(job):
     with jobs.failures(job, "run_ibi"):
+        jobs.check_statepoint(job)
         cg.run_ibi(job, np=ranks("ibi")(job))
 
 
@@ -137,6 +142,7 @@ def run_ibi(job):
 @Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
 def sample_cg(job):
     with jobs.failures(job, "sample_cg"):
+        jobs.check_statepoint(job)
         cg.sample(job, np=ranks("cg")(job))
 
 
@@ -147,9 +153,9 @@ def sample_cg(job):
 @Project.operation(directives={"np": 1, "walltime": 0.2})
 def analyze_cg(job):
     with jobs.failures(job, "analyze_cg"):
-        cg.analyze(job)
+        jobs.check_statepoint(job)
         from mobcg import plots  # matplotlib only where figures are drawn: keeps `status` quick
-        plots.job_figures(job)
+        cg.analyze(job, before_done=plots.job_figures)
 
 
 # Aggregate stages: over all jobs once every job's pipeline has ended (finished or failed).

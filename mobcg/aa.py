@@ -83,7 +83,7 @@ def equilibrate(job, np: int = 1) -> None:
     try:
         segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa", ctx, np=np, job=job.id)
         log = job.fn(f"equilibrate_aa.{segments[-1]}.log")
-        rho = float(lammps.parse_log(log)[-1]["Density"][-1])
+        rho = lammps.last_value(log, "Density", job=job.id)
         if not 0.1 < rho < 3.0:  # a liquid of C8 molecules, however distorted, stays within these
             raise jobs.StageFailed(f"job {job.id}: unphysical density {rho:.3f} g/cm³ after NPT equilibration")
     except BaseException:

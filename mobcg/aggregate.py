@@ -16,6 +16,7 @@ import numpy as np
 from . import analysis, cg, datasets, files, forcefield, jobs, tables
 from .lammps import trajectory
 
+
 DATASETS = "datasets.npz"
 DATASETS_JSON = "datasets.json"
 MODELS_JSON = "models.json"
@@ -62,11 +63,25 @@ def up_to_date(directory, name: str, ids) -> bool:
 # ------------------------------------------------------------------------------------------- datasets
 
 def build_datasets(job_list, directory, tol: float = PAIRING["tol"], r2_min: float = PAIRING["r2_min"]) -> dict:
-    """(a) parameters → IBI potential, (b) mobility pairs, (c) scalars; `datasets.npz` + `datasets.json`."""
+    """(a) parameters → IBI potential, (b) mobility pairs, (c) scalars; `datasets.npz` + `datasets.json`.
+
+    Holds analysis/.lock (files.locked) throughout, so concurrent builders (run --parallel, two SLURM
+    jobs) never interleave their datasets.npz and datasets.json; one that finds them already built from
+    the same jobs and settings while it waited returns that summary."""
     job_list = sorted((j for j in job_list if finished(j)), key=lambda j: j.id)
     if not job_list:
         raise AggregateError("no finished jobs to build datasets from")
     directory = Path(directory)
+    with files.locked(directory):
+        files.sweep_temporaries(directory)  # what a killed writer left
+        current = _read_json(directory / DATASETS_JSON)
+        if current.get("fingerprint") == fingerprint([j.id for j in job_list]) and \
+                current.get("pairing") == {"tol": tol, "r2_min": r2_min} and (directory / DATASETS).exists():
+            return current
+        return _build_datasets(job_list, directory, tol, r2_min)
+
+
+def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dict:
     r_cut = min(float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])) for j in job_list)
     r = np.round(np.arange(R_MIN, r_cut - DR / 2, DR), 4)
     X, U, G_aa, G_cg = [], [], [], []
@@ -160,8 +175,15 @@ def _potential_model():
 
 
 def train_models(directory) -> dict:
-    """Structure- and mobility-preserving potential models, alpha/D_CG/D_AA regressors; models.json."""
+    """Structure- and mobility-preserving potential models, alpha/D_CG/D_AA regressors; models.json.
+    Under analysis/.lock, like build_datasets."""
     directory = Path(directory)
+    with files.locked(directory):
+        files.sweep_temporaries(directory)
+        return _train_models(directory)
+
+
+def _train_models(directory: Path) -> dict:
     data = load_datasets(directory)
     train = ~data["holdout"]
     ids = data["ids"][train].tolist()
@@ -235,6 +257,11 @@ def predict(flat: dict, directory, out, where: str = "parameters") -> dict:
     directory, out = Path(directory), Path(out)
     if not (directory / MODELS_JSON).exists():
         raise AggregateError(f"{directory / MODELS_JSON}: no trained models (run `python project.py run` first)")
+    with files.locked(directory, shared=True):  # models of one generation, not half old, half new
+        return _predict(x, flat, directory, out)
+
+
+def _predict(x, flat, directory: Path, out: Path) -> dict:
     result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {}}
     for kind in ("structure", "mobility"):
         path = directory / "models" / f"{kind}.joblib"
@@ -259,6 +286,7 @@ def predict(flat: dict, directory, out, where: str = "parameters") -> dict:
 def validate(job, directory, np_: int = 1) -> dict:
     """Simulate the predicted potentials for a held-out job: RDF r² vs the AA target, alpha_pred."""
     directory = Path(directory)
+    files.sweep_temporaries(job.path)  # what a killed earlier attempt left
     x = forcefield.vector(jobs.forcefield(job))[None, :]
     aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     positions, box = cg.initial_configuration(job)
@@ -268,7 +296,8 @@ def validate(job, directory, np_: int = 1) -> dict:
         path = directory / "models" / f"{kind}.joblib"
         if not path.exists():
             continue
-        model, meta = _models().load(path)
+        with files.locked(directory, shared=True):
+            model, meta = _models().load(path)
         U, _ = model.predict(x)
         r_cut = float(meta["grid"][-1])
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)

@@ -69,7 +69,7 @@ def diffusion(times_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, flo
     to ≤ 1.3 (and at least a fifth of the way in, past caging) to half the trajectory (longer lags
     average few time origins). The exponent over the window is returned so a user can judge it.
     """
-    from scipy import stats
+    from scipy import stats  # imported here: see rdf
     t = np.asarray(times_fs, float)
     total = msd.sum(axis=1)
     if window_fs is None:

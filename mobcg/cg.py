@@ -33,6 +33,7 @@ MSD = "msd_cg.txt"
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane)
 TABLE_KEYWORD = "CG"
+RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
 
 @dataclass
@@ -44,7 +45,7 @@ class CGRun:
     boxes: np.ndarray
     pressure: float
     pressure_err: float
-    gsd: Path
+    gsd: Path | None
     log: Path
 
 
@@ -66,14 +67,17 @@ def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
 
 def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float, section: dict,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
-             mass: float = TMP_MASS, gsd_name: str = TRAJECTORY, keep_raw: bool = True,
+             mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
              pressure: float | None = None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
-    timestep_fs. Writes cg.table, cg.data, cg_nvt.in, cg_nvt.log and `gsd_name` into `workdir`;
-    raises lammps.LammpsError / SimulationBlowUp on failure. `pressure` (atm): NPT instead of NVT,
-    only to find the density a potential gives (boxes then vary per frame).
+    timestep_fs. Writes cg.table, cg.data, cg_nvt.K.in/.log/.box (K: segment) and `gsd_name` into `workdir`;
+    resumable like AA production (lammps.run_resumable): a killed run continues from its last restart;
+    raises lammps.LammpsError / SimulationBlowUp on failure. `gsd_name` None: no GSD (IBI iterations,
+    whose record is the iteration file; writing and reading it back was a tenth of their time).
+    `pressure` (atm): NPT instead of NVT, only to find the density a potential gives (boxes then vary
+    per frame).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,25 +88,40 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
     dt = float(section["timestep_fs"])
     frame_every = _steps(section["frame_ps"], dt)
-    ctx = dict(n_beads=len(positions), job_id=job_id, self_name="cg_nvt.in", data_file="cg.data",
+    production_steps = max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every)
+    ctx = dict(n_beads=len(positions), job_id=job_id, data_file="cg.data", name=RUN_NAME,
                table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
                r_cut=f"{cutoff:.6g}", timestep=dt, temperature=T,
                seed=seed if seed is not None else _seed(f"{job_id}{workdir.name}"),
                thermo_every=frame_every * 20, frame_every=frame_every,
-               equilibrate_steps=_steps(section["equilibrate_ps"], dt),
-               production_steps=max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every),
-               com_file="cg_com.dat", box_file="cg_box.dat", pressure=pressure)
-    script = lammps.render("cg_nvt.in", workdir / "cg_nvt.in", **ctx)
-    log = lammps.run(script, cwd=workdir, np=np, job=job_id, log="cg_nvt.log")
+               equilibrate_steps=_steps(section["equilibrate_ps"], dt), production_steps=production_steps,
+               restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
+               pressure=pressure)
+    # Resumable: a killed run continues from the last periodic restart of its production (segments
+    # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
+    segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
+    log = workdir / f"{RUN_NAME}.{segments[-1]}.log"
+    coms = [workdir / f"{RUN_NAME}.{k}.com" for k in segments]
+    boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     try:
-        trajectory.com_to_gsd(workdir / "cg_com.dat", workdir / "cg_box.dat", workdir / gsd_name, dt)
-        press = trajectory.read_scalar_file(workdir / "cg_box.dat")[:, 4]
-    except trajectory.TrajectoryError as exc:
+        steps, com, by_step = trajectory.merge_segments(list(zip(coms, boxes_)))
+        trajectory.checked(steps, by_step, coms[-1])
+        if gsd_name is not None:
+            trajectory.write_gsd(steps, com, by_step, workdir / gsd_name, dt)
+        # per-frame pressure averages (every production step) of the frames this run kept
+        press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
+    except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
+    for suffix in ("a", "b"):  # only for resuming; a rerun after this starts a fresh segment
+        (workdir / f"{RUN_NAME}.restart.{suffix}").unlink(missing_ok=True)
     if not keep_raw:
-        (workdir / "cg_com.dat").unlink(missing_ok=True)
-    t, pos, boxes = trajectory.read_gsd(workdir / gsd_name)
-    return CGRun(t, pos, boxes, float(press.mean()), _block_error(press), workdir / gsd_name, log)
+        for path in coms:
+            path.unlink(missing_ok=True)
+    # the arrays read_gsd would give, without reading the GSD back (float64, not GSD's float32)
+    times = (np_asarray(steps) - steps[0]) * dt
+    boxes = np_asarray([by_step[int(s)][:3] for s in steps])
+    gsd = workdir / gsd_name if gsd_name is not None else None
+    return CGRun(times, np_asarray(com), boxes, float(press.mean()), _block_error(press), gsd, log)
 
 
 def np_asarray(x) -> np.ndarray:
@@ -186,7 +205,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
-                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False)
+                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
         _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
@@ -255,10 +274,11 @@ def diffusion_of(times, positions) -> tuple[np.ndarray, analysis.Diffusion]:
     return msd, analysis.diffusion(times, msd)
 
 
-def analyze(job) -> None:
+def analyze(job, before_done=None) -> None:
     """CG RDF (deviation from the AA target), MSD → D_CG ± err, alpha = D_CG/D_AA ± err.
 
-    Done marker: job.doc["alpha"] (set last)."""
+    Done marker: job.doc["alpha"] (set last; `before_done(job)`, e.g. the figures, runs just before it,
+    so a kill in between leaves the stage undone instead of done without figures)."""
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     r_aa, g_aa = aa_rdf[:, 0], aa_rdf[:, 1]
@@ -280,6 +300,8 @@ def analyze(job) -> None:
     job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
                     "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
                     "D_CG": d.D, "D_CG_err": d.err, "alpha_err": alpha_err})
+    if before_done is not None:
+        before_done(job)
     job.doc["alpha"] = alpha
 
 

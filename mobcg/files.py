@@ -1,10 +1,13 @@
-"""Atomic writes: a file that marks a stage done is either complete or absent."""
+"""Atomic writes: a file that marks a stage done is either complete or absent; a lock for folders
+that several processes write (analysis/: `project.py run --parallel`, simultaneous SLURM jobs)."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,3 +46,43 @@ def write_with(path: str | os.PathLike, writer, binary: bool = True) -> Path:
         with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
             writer(fh)
     return Path(path)
+
+
+# What an interrupted writer leaves behind: atomic_path's and ibi's ".NAME.XXXX.tmp", LAMMPS'
+# "NAME.part" (written, then renamed), signac's "._UUID_signac_job_document.json".
+_STALE = re.compile(r"^(\..+\.tmp|.+\.part|\._[0-9a-f-]{36}_signac_.+\.json)$")
+
+
+def stale_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Leftovers of writes interrupted by a kill under `root` (recursively), see _STALE."""
+    return sorted(p for p in Path(root).rglob("*") if _STALE.match(p.name) and p.is_file())
+
+
+def sweep_temporaries(root: str | os.PathLike) -> list[Path]:
+    """Delete stale_temporaries(root): call only while no other writer works under `root`
+    (flow runs one operation per job at a time; analysis/ holds its lock)."""
+    removed = []
+    for path in stale_temporaries(root):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def locked(directory: str | os.PathLike, shared: bool = False):
+    """Hold fcntl.flock on `directory`/.lock: exclusive for writers, `shared` for readers that need
+    several files of one consistent generation. Blocks until granted; the kernel releases it when the
+    process dies (a killed holder never leaves the folder locked). NFS: flock works on NFSv4 (as on
+    the Lichtenberg cluster's file systems); a local folder needs nothing."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_NAME, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

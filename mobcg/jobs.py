@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 
 import numpy as np
@@ -17,8 +18,36 @@ class StageFailed(RuntimeError):
     """The parameter set gave unphysical results in a stage (not a bug): the job is marked failed."""
 
 
+class StatepointError(StageFailed):
+    """A job's statepoint (e.g. edited by hand) is not a usable parameter set: the job is marked failed
+    with this message, which names the job and the value, like a set that breaks the simulation."""
+
+
 def preset(job) -> dict:
-    return presets.get(job.sp.get("preset", "demo"))
+    try:
+        return presets.get(job.sp.get("preset", "demo"))
+    except presets.PresetError as exc:
+        raise StatepointError(f"job {job.id}: statepoint preset: {exc}") from None
+
+
+def check_statepoint(job) -> None:
+    """Raise StatepointError naming the job and the value unless force field, preset, temperature
+    and pressure are usable."""
+    import signac.errors
+    try:
+        forcefield(job)
+    except ForceFieldError as exc:
+        raise StatepointError(str(exc)) from None
+    except signac.errors.JobsCorruptedError:
+        raise StatepointError(f"job {job.id}: {job.path}/signac_statepoint.json no longer matches the job id "
+                              "(edited by hand?); change statepoints with job.update_statepoint or "
+                              "`signac update-statepoint` instead") from None
+    preset(job)
+    for key, default in (("temperature", presets.TEMPERATURE), ("pressure", presets.PRESSURE)):
+        value = job.sp.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value <= 0:
+            raise StatepointError(f"job {job.id}: statepoint {key} = {value!r} is not a positive number")
 
 
 def forcefield(job) -> dict:
@@ -75,8 +104,13 @@ def failures(job, stage: str):
     """Mark the job failed (with the reason) when its parameter set breaks the simulation.
 
     Failed jobs are skipped by every later stage and never retried; LAMMPS missing or our own bugs
-    still raise, so they are not mistaken for bad physics.
+    still raise, so they are not mistaken for bad physics. A statepoint that is not a usable parameter
+    set (StatepointError from check_statepoint, which every operation calls first inside this block: a
+    hand-edited K_CC = "abc", a negative force constant, an unknown preset) fails the job the same way,
+    naming the job and the value. First it sweeps the job folder of
+    temporaries an earlier, killed attempt left (files.sweep_temporaries).
     """
+    files.sweep_temporaries(job.path)
     try:
         yield
     except LammpsNotFound:

@@ -43,7 +43,13 @@ def _potentials(directory: Path) -> str | None:
 
 
 def write(job_list, directory) -> Path:
+    """report.md and its figures, under analysis/.lock (files.locked) like the datasets and models."""
     directory = Path(directory)
+    with files.locked(directory):
+        return _write(job_list, directory)
+
+
+def _write(job_list, directory: Path) -> Path:
     summary = json.loads((directory / aggregate.DATASETS_JSON).read_text())
     models_json = json.loads((directory / aggregate.MODELS_JSON).read_text())
     job_list = list(job_list)

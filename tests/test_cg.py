@@ -67,7 +67,7 @@ def reference(tmp_path_factory):
 
 
 def test_cg_simulation_writes_gsd_and_gives_finite_diffusion(reference):
-    assert reference.gsd.is_file() and (reference.gsd.parent / "cg_nvt.in").is_file()
+    assert reference.gsd.is_file() and (reference.gsd.parent / "cg_nvt.0.in").is_file()
     t, pos, boxes = trajectory.read_gsd(reference.gsd)
     assert pos.shape == (1599, N, 3) and np.allclose(boxes, L, rtol=1e-5)
     assert t[1] - t[0] == pytest.approx(500.0)  # fs

@@ -64,3 +64,38 @@ def test_killed_production_resumes_from_its_restart_file(tiny_project):
     dt = np.diff(t)
     assert np.allclose(dt, dt[0]) and len(t) == 2000 // 50 + 1  # every frame once: 2 ps every 50 fs
     assert not any(Path(job.path).glob("*.tmp")) and not any(Path(job.path).glob(".*.tmp"))
+
+
+def test_killed_ibi_iteration_and_cg_production_resume(tiny_project):
+    """A kill inside an IBI iteration's LAMMPS run leaves no finished-looking iteration; a killed CG
+    production continues from its restart file (segments merged, every frame once)."""
+    from mobcg import cg, ibi
+    subprocess.run([sys.executable, "project.py", "run", "-o", "build_aa", "equilibrate_aa", "sample_aa",
+                    "analyze_aa"], cwd=tiny_project, check=True, capture_output=True)
+    job = next(iter(signac.get_project(tiny_project)))
+    ibi_dir = Path(job.fn("ibi"))
+    proc = start(tiny_project, "run", "-o", "run_ibi")
+    assert kill_when(proc, lambda: (ibi_dir / "iter_001" / "cg_nvt.0.in").exists())
+    history = ibi.load_history(ibi_dir)  # raises if a stored iteration were torn
+    assert len(history) in (1, 2) and not cg.ibi_done(job)
+    if len(history) == 1:  # the usual case: killed while iteration 1's LAMMPS ran
+        assert not (ibi_dir / "iteration_001.npz").exists()
+    subprocess.run([sys.executable, "project.py", "run", "-o", "run_ibi"], cwd=tiny_project, check=True,
+                   capture_output=True)
+    assert cg.ibi_done(job) and job.doc["ibi_iterations"] == len(ibi.load_history(ibi_dir)) == 3
+
+    run_dir = Path(job.fn("cg_run"))
+    restarts = [run_dir / "cg_nvt.restart.a", run_dir / "cg_nvt.restart.b"]
+    proc = start(tiny_project, "run", "-o", "sample_cg")
+    killed = kill_when(proc, lambda: all(p.exists() for p in restarts))
+    assert killed, "the CG production finished before it could be killed; make the tiny run longer"
+    assert not job.isfile("cg_com.gsd") and "cg_pressure" not in job.doc
+    subprocess.run([sys.executable, "project.py", "run", "-o", "sample_cg"], cwd=tiny_project, check=True,
+                   capture_output=True)
+    assert job.isfile("cg_com.gsd") and not job.doc.get("failed")
+    assert (run_dir / "cg_nvt.1.in").read_text().count("read_restart    cg_nvt.restart.") == 1
+    assert "minimize" not in (run_dir / "cg_nvt.1.in").read_text()  # continued, not started over
+    t, _, _ = trajectory.read_gsd(job.fn("cg_com.gsd"))
+    dt = np.diff(t)
+    assert np.allclose(dt, 500.0) and len(t) == 4000 // 100 - 1  # 20 ps, a frame every 0.5 ps from 1 ps on
+    assert not any(run_dir.glob("cg_nvt.restart.*"))  # only for resuming: removed once done

@@ -57,6 +57,22 @@ class LammpsNotFound(LammpsError):
     pass
 
 
+class LammpsLogError(LammpsError):
+    """A LAMMPS log lacks the thermo output a stage needs (truncated, corrupted, or not a log)."""
+
+
+def last_value(log: str | os.PathLike, column: str, job: str = "?") -> float:
+    """The last thermo value of `column` in a LAMMPS log; LammpsLogError naming the file otherwise."""
+    try:
+        blocks = [b for b in parse_log(log) if column in b and len(b[column])]
+    except (OSError, ValueError) as exc:
+        raise LammpsLogError(f"job {job}: {log}: unreadable LAMMPS log ({exc})", log=Path(log)) from None
+    if not blocks:
+        raise LammpsLogError(f"job {job}: {log}: no thermo column {column!r} in this LAMMPS log "
+                             "(truncated or corrupted?)", log=Path(log))
+    return float(blocks[-1][column][-1])
+
+
 def _beside_python(name: str) -> str | None:
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else shutil.which(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import gsd.hoomd
@@ -19,26 +20,40 @@ def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(steps (F,), rows (F, N, C)) from a `fix ave/time mode vector` file; a cut-off last frame is dropped."""
     path = Path(path)
     lines = [l for l in path.read_text().splitlines() if l and not l.startswith("#")]
-    steps, frames, i = [], [], 0
-    while i < len(lines):
+    steps, blocks, i = [], [], 0
+    while i < len(lines):  # walk the frame headers only; the numbers are parsed in one go below
         head = lines[i].split()
         if len(head) != 2:
             raise TrajectoryError(f"{path}: line '{lines[i][:60]}' is not a 'step nrows' frame header")
         step, nrows = int(head[0]), int(head[1])
-        block = lines[i + 1:i + 1 + nrows]
-        if len(block) < nrows:
+        if i + 1 + nrows > len(lines):
             break  # the run was interrupted while writing this frame
-        frames.append(np.array([l.split()[1:] for l in block], dtype=float))
+        blocks.append((i + 1, nrows))
         steps.append(step)
         i += 1 + nrows
-    if not frames:
+    if not blocks:
         raise TrajectoryError(f"{path}: no complete frame")
-    return np.array(steps), np.stack(frames)
+    nrows = {n for _, n in blocks}
+    if len(nrows) != 1:
+        raise TrajectoryError(f"{path}: frames have different row counts {sorted(nrows)}")
+    n = nrows.pop()
+    body = [lines[start + k] for start, _ in blocks for k in range(n)]
+    try:
+        values = np.array(" ".join(body).split(), dtype=float)
+        frames = values.reshape(len(blocks), n, -1)[:, :, 1:]  # first column: the row index
+    except ValueError as exc:
+        raise TrajectoryError(f"{path}: malformed frame rows ({exc})") from None
+    return np.array(steps), frames
 
 
 def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
     """Rows of a `fix ave/time` scalar file (first column: step)."""
-    data = np.loadtxt(path, comments="#", ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Empty input file": reported below instead
+        try:
+            data = np.loadtxt(path, comments="#", ndmin=2)
+        except ValueError as exc:
+            raise TrajectoryError(f"{path}: not a table of numbers ({exc})") from None
     if data.size == 0:
         raise TrajectoryError(f"{path}: empty")
     return data
@@ -46,7 +61,9 @@ def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
 
 def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
     """Join (com_file, box_file) segments of a resumed run: a later segment restarts at step S,
-    so an earlier segment's frames at steps >= S (written after its last restart) are dropped."""
+    so an earlier segment's frames at steps >= S (written after its last restart) are dropped.
+    Returns (steps, unwrapped COM rows, {step: box row without the step (lx ly lz, then any more
+    columns such as the pressure)}); a later segment's box rows replace an earlier one's."""
     segments = []
     for com_file, box_file in pairs:
         if not (Path(com_file).exists() and Path(com_file).stat().st_size > 0):
@@ -55,7 +72,11 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
             steps, com = read_vector_file(com_file)
         except TrajectoryError:
             continue
-        segments.append((steps, com, read_scalar_file(box_file)))
+        try:
+            box = read_scalar_file(box_file)
+        except (TrajectoryError, OSError):
+            box = np.empty((0, 4))  # resumed at its last step: no box average written yet
+        segments.append((steps, com, box))
     if not segments:
         raise TrajectoryError(f"{pairs[-1][0] if pairs else '?'}: no complete frame in any segment")
     all_steps, all_com, by_step = [], [], {}
@@ -64,8 +85,26 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
         keep = steps < limit
         all_steps.append(steps[keep])
         all_com.append(com[keep])
-        by_step.update({int(row[0]): row[1:4] for row in box})
+        by_step.update({int(row[0]): row[1:] for row in box})
     return np.concatenate(all_steps), np.concatenate(all_com), by_step
+
+
+def checked(steps, by_step, where) -> None:
+    """Frames in strictly increasing step order, each with its box row."""
+    missing = [s for s in steps if int(s) not in by_step]
+    if missing:
+        raise TrajectoryError(f"{where}: no box for step {missing[0]}")
+    if len(np.unique(steps)) != len(steps) or np.any(np.diff(steps) <= 0):
+        raise TrajectoryError(f"{where}: frames are not in increasing step order")
+
+
+def write_gsd(steps, com, by_step, gsd_file, timestep_fs: float) -> int:
+    """Unwrapped COM frames + {step: box row} → GSD (atomically); returns the number of frames."""
+    with files.atomic_path(gsd_file) as tmp:
+        with gsd.hoomd.open(tmp, "w") as traj:
+            for step, xyz in zip(steps, com):
+                traj.append(frame(xyz, by_step[int(step)][:3], int(step), timestep_fs))
+    return len(steps)
 
 
 def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
@@ -79,18 +118,9 @@ def com_to_gsd(com_file, box_file, gsd_file, timestep_fs: float) -> int:
         steps, com, by_step = merge_segments(list(zip(com_file, box_file)))
     else:
         steps, com = read_vector_file(com_file)
-        by_step = {int(row[0]): row[1:4] for row in read_scalar_file(box_file)}
-    missing = [s for s in steps if s not in by_step]
-    if missing:
-        raise TrajectoryError(f"{box_file}: no box for step {missing[0]}")
-    if len(np.unique(steps)) != len(steps) or np.any(np.diff(steps) <= 0):
-        raise TrajectoryError(f"{com_file}: frames are not in increasing step order")
-    with files.atomic_path(gsd_file) as tmp:
-        with gsd.hoomd.open(tmp, "w") as traj:
-            for step, xyz in zip(steps, com):
-                lengths = by_step[int(step)]
-                traj.append(frame(xyz, lengths, int(step), timestep_fs))
-    return len(steps)
+        by_step = {int(row[0]): row[1:] for row in read_scalar_file(box_file)}
+    checked(steps, by_step, com_file)
+    return write_gsd(steps, com, by_step, gsd_file, timestep_fs)
 
 
 def frame(unwrapped: np.ndarray, lengths, step: int = 0, timestep_fs: float = 1.0) -> gsd.hoomd.Frame:
