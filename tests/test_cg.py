@@ -81,12 +81,12 @@ def test_cg_simulation_writes_gsd_and_gives_finite_diffusion(reference):
 
 
 def test_ibi_recovers_known_potential(reference, tmp_path):
-    """IBI from the PMF start: RDF deviation < 1 % within 10 iterations (typically 6-7 here, ~30 s),
+    """IBI from the PMF start: RDF deviation < 1 % within 15 iterations (typically 7-12 here: run noise puts the floor near 1 %),
     and the recovered potential matches the known one to 0.1 kcal/mol where it is attractive
     (6.2-11 Å; IBI's 1 Å tail switch changes the last Å) and to 0.3 kcal/mol at 5.5 Å on the wall."""
     r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
     r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
-    section = dict(RUN, max_iterations=10, tol=0.01, lam=1.0, equilibrate_ps=10.0, production_ps=150.0)
+    section = dict(RUN, max_iterations=15, tol=0.01, lam=1.0, equilibrate_ps=10.0, production_ps=150.0)
     seen = []
     started = time.monotonic()
     result = cg.iterate(r, g_target, reference.positions[-1] % L, [L] * 3, T, section, tmp_path / "ibi",
