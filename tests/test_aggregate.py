@@ -106,3 +106,28 @@ run 0
     pe = [l for l in (tmp_path / "log.read").read_text().splitlines() if l.strip().startswith("0 ")][-1].split()[1]
     assert float(pe) == pytest.approx(table.evaluate(7.0)[0], abs=1e-3)
     assert result["alpha"] > 0 and result["alpha_std"] >= 0
+
+
+def test_mobility_model_trains_on_pairs_and_predicts_a_table(tmp_path):
+    """Synthetic finished jobs (no LAMMPS) built so that D_CG(k) = D_AA(k + 1): the pairing finds
+    (k + 1, k), the mobility-preserving model trains on them, and predict writes its table."""
+    from test_concurrency import fake_finished_job
+
+    project = signac.init_project(tmp_path / "project")
+    rng = np.random.default_rng(3)
+    for i, ff in enumerate(forcefield.sample(8, seed=5)):
+        job = fake_finished_job(project, ff, i, rng)
+        job.doc["D_CG"] = 1.0 + 0.1 * (i + 1)
+        job.doc["alpha"] = job.doc["D_CG"] / job.doc["D_AA"]
+    analysis = tmp_path / "analysis"
+    summary = aggregate.build_datasets(list(project), analysis)
+    data = aggregate.load_datasets(analysis)
+    assert summary["n_pairs"] >= 4
+    for i, j in data["pairs"]:
+        assert abs(data["D_CG"][j] / data["D_AA"][i] - 1) <= summary["pairing"]["tol"]
+    trained = aggregate.train_models(analysis)
+    assert trained["models"]["mobility"]["n_samples"] == summary["n_pairs"]
+    params = forcefield.flatten(project.open_job(id=str(data["ids"][0])).sp.forcefield())
+    result = aggregate.predict(params, analysis, tmp_path / "out")
+    mobility = tables.read_lammps(result["tables"]["mobility"]["lammps"])
+    assert np.all(np.isfinite(mobility.U)) and mobility.U[-1] == 0.0
