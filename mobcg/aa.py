@@ -40,13 +40,9 @@ def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0)
     return math.floor(dt * 100) / 100
 
 
-def _steps(ps: float, dt: float) -> int:
-    return max(1, int(round(ps * 1000 / dt)))
-
-
 def _common(job, ff: dict, preset: dict) -> dict:
     dt = timestep(ff)
-    frame_every = _steps(preset["aa"]["frame_ps"], dt)
+    frame_every = lammps.steps(preset["aa"]["frame_ps"], dt)
     return {"ff": ff, "lj": NONBONDED["lj"], "special14": NONBONDED["special_lj_coul_14"],
             "cutoff": preset["aa"]["cutoff"], "timestep": dt, "temperature": job.sp.get("temperature", 298.15),
             "pressure": job.sp.get("pressure", 1.0), "job_id": job.id, "molecule": job.sp.get("molecule"),
@@ -74,9 +70,9 @@ def equilibrate(job, np: int = 1) -> None:
     scale = max(1.0, ff["bonds"]["CC"]["r0"] / OPLS_AA["bonds"]["CC"]["r0"])
     # Compress towards 0.7 g/cm³ (a liquid alkane), scaled for longer bonds; NPT finds the rest.
     target = box_length(preset["n_molecules"], molecule.mass, 0.70) * scale
-    equilibrate_steps = _steps(preset["aa"]["equilibrate_ps"], ctx["timestep"])
+    equilibrate_steps = lammps.steps(preset["aa"]["equilibrate_ps"], ctx["timestep"])
     ctx.update(data_file=DATA, target_length=round(target, 4),
-               compress_steps=_steps(preset["aa"]["compress_ps"], ctx["timestep"]),
+               compress_steps=lammps.steps(preset["aa"]["compress_ps"], ctx["timestep"]),
                equilibrate_steps=equilibrate_steps, restart_every=max(100, equilibrate_steps // 10),
                restart_out=EQUILIBRATED + ".part")
     part = job.fn(EQUILIBRATED + ".part")
@@ -105,7 +101,7 @@ def sample(job, np: int = 1) -> None:
     """NPT production, resumable after a crash; the unwrapped COM trajectory (GSD) marks it done."""
     ff, preset = jobs.forcefield(job), jobs.preset(job)
     ctx = _common(job, ff, preset)
-    steps = _steps(preset["aa"]["production_ps"], ctx["timestep"])
+    steps = lammps.steps(preset["aa"]["production_ps"], ctx["timestep"])
     ctx.update(restart_in=EQUILIBRATED, name="sample_aa", production_steps=steps,
                restart_every=max(ctx["frame_every"], (steps // 10) // ctx["frame_every"] * ctx["frame_every"]))
     segments = lammps.run_resumable("aa_production.in", job.path, "sample_aa", ctx, np=np, job=job.id)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, jobs, tables
+from . import analysis, cg, datasets, files, forcefield, jobs, lammps, tables
 from .lammps import trajectory
 
 
@@ -303,7 +303,7 @@ def validate(job, directory, np_: int = 1) -> dict:
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)
         run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box,
                           float(job.sp.get("temperature", 298.15)), sec, r_cut=r_cut, np=np_, job_id=job.id,
-                          seed=cg._seed(job.id + kind), mass=cg._mass(job), keep_raw=False)
+                          seed=lammps.seed(job.id + kind), mass=cg.bead_mass(job), keep_raw=False)
         t, pos, boxes = trajectory.read_gsd(run.gsd)
         r, g = analysis.rdf(pos, boxes, aa_rdf[-1, 0] + 0.5 * (aa_rdf[1, 0] - aa_rdf[0, 0]), len(aa_rdf))
         n = min(len(r), len(aa_rdf))

@@ -49,14 +49,6 @@ class CGRun:
     log: Path
 
 
-def _steps(ps: float, dt: float) -> int:
-    return max(1, int(round(ps * 1000 / dt)))
-
-
-def _seed(text: str) -> int:
-    return 1 + int.from_bytes(text.encode(), "little") % 900000
-
-
 def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
     """The table up to the first point at or beyond r_cut, and the pair_coeff cutoff to use
     (min(r_cut, last r)): LAMMPS needs the cutoff inside the table."""
@@ -87,14 +79,14 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     box = np_asarray(box)  # (`np` is the rank count here, not numpy)
     data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
     dt = float(section["timestep_fs"])
-    frame_every = _steps(section["frame_ps"], dt)
-    production_steps = max(frame_every, _steps(section["production_ps"], dt) // frame_every * frame_every)
+    frame_every = lammps.steps(section["frame_ps"], dt)
+    production_steps = max(frame_every, lammps.steps(section["production_ps"], dt) // frame_every * frame_every)
     ctx = dict(n_beads=len(positions), job_id=job_id, data_file="cg.data", name=RUN_NAME,
                table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
                r_cut=f"{cutoff:.6g}", timestep=dt, temperature=T,
-               seed=seed if seed is not None else _seed(f"{job_id}{workdir.name}"),
+               seed=seed if seed is not None else lammps.seed(f"{job_id}{workdir.name}"),
                thermo_every=frame_every * 20, frame_every=frame_every,
-               equilibrate_steps=_steps(section["equilibrate_ps"], dt), production_steps=production_steps,
+               equilibrate_steps=lammps.steps(section["equilibrate_ps"], dt), production_steps=production_steps,
                restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
                pressure=pressure)
     # Resumable: a killed run continues from the last periodic restart of its production (segments
@@ -162,7 +154,7 @@ def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
 # job level
 
 
-def _mass(job) -> float:
+def bead_mass(job) -> float:
     name = job.sp.get("molecule", "2,3,4-trimethylpentane")
     if name == "2,3,4-trimethylpentane":
         return TMP_MASS
@@ -205,7 +197,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
-                       seed=_seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
+                       seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
         _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
@@ -237,7 +229,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
                         "ibi_pressure_current": float(pressure)})
 
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
-                     P_target=float(job.sp.get("pressure", 1.0)), mass=_mass(job), np=np,
+                     P_target=float(job.sp.get("pressure", 1.0)), mass=bead_mass(job), np=np,
                      job_id=job.id, report=report, progress=progress)
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
@@ -261,7 +253,7 @@ def sample(job, np: int = 1) -> CGRun:
     r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
     work = Path(job.fn("cg_run"))
     run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
-                   r_cut=r_cut, np=np, job_id=job.id, seed=_seed(job.id + "cg"), mass=_mass(job),
+                   r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=bead_mass(job),
                    keep_raw=False)
     job.doc["cg_pressure"] = run.pressure
     job.doc["cg_pressure_err"] = run.pressure_err

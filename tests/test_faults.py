@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import aa, cg, files, ibi, jobs, tables
+from mobcg import aa, cg, files, ibi, jobs, lammps, tables
 from mobcg.lammps import trajectory
 
 from test_restart import REPO, kill_when, start
@@ -74,11 +74,11 @@ def snapshots(tmp_path_factory):
 def expected_frames(job):
     preset = jobs.preset(job)
     dt = aa.timestep(jobs.forcefield(job))
-    every = aa._steps(preset["aa"]["frame_ps"], dt)
-    n_aa = aa._steps(preset["aa"]["production_ps"], dt) // every + 1  # frames at 0, every, ..., end
+    every = lammps.steps(preset["aa"]["frame_ps"], dt)
+    n_aa = lammps.steps(preset["aa"]["production_ps"], dt) // every + 1  # frames at 0, every, ..., end
     sec = preset["cg"]
-    f = cg._steps(sec["frame_ps"], sec["timestep_fs"])
-    n_cg = max(f, cg._steps(sec["production_ps"], sec["timestep_fs"]) // f * f) // f - 1  # from step 2f on
+    f = lammps.steps(sec["frame_ps"], sec["timestep_fs"])
+    n_cg = max(f, lammps.steps(sec["production_ps"], sec["timestep_fs"]) // f * f) // f - 1  # from step 2f on
     return n_aa, n_cg
 
 

@@ -135,6 +135,16 @@ def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np:
     return log_path
 
 
+def steps(ps: float, dt_fs: float) -> int:
+    """Number of MD steps (at least 1) covering `ps` picoseconds with a `dt_fs` femtosecond step."""
+    return max(1, int(round(ps * 1000 / dt_fs)))
+
+
+def seed(text: str) -> int:
+    """A LAMMPS random seed (1..900000) derived from a text such as a job id: reruns are reproducible."""
+    return 1 + int.from_bytes(text.encode(), "little") % 900000
+
+
 def np_isfinite(values) -> bool:
     return bool(np.all(np.isfinite(values)))
 
