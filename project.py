@@ -172,9 +172,7 @@ def datasets_current(*jobs_):
 
 
 def models_current(*jobs_):
-    return datasets_current(*jobs_) and aggregate.models_fingerprint(ANALYSIS) is not None and \
-        aggregate._read_json(ANALYSIS / aggregate.MODELS_JSON).get("dataset") == \
-        aggregate.fingerprint(finished_ids(jobs_))
+    return datasets_current(*jobs_) and aggregate.models_up_to_date(ANALYSIS, finished_ids(jobs_))
 
 
 def enough_training_jobs(*jobs_):

@@ -220,6 +220,11 @@ def _train_models(directory: Path) -> dict:
     return out
 
 
+def models_up_to_date(directory, ids) -> bool:
+    """True when models.json was trained on the datasets built from exactly these job ids."""
+    return _read_json(Path(directory) / MODELS_JSON).get("dataset") == fingerprint(ids)
+
+
 def models_fingerprint(directory) -> str | None:
     return _read_json(Path(directory) / MODELS_JSON).get("fingerprint")
 
@@ -301,9 +306,16 @@ def validate(job, directory, np_: int = 1) -> dict:
         U, _ = model.predict(x)
         r_cut = float(meta["grid"][-1])
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)
-        run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box,
-                          float(job.sp.get("temperature", 298.15)), sec, r_cut=r_cut, np=np_, job_id=job.id,
-                          seed=lammps.seed(job.id + kind), mass=cg.bead_mass(job), keep_raw=False)
+        try:
+            run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box,
+                              float(job.sp.get("temperature", 298.15)), sec, r_cut=r_cut, np=np_, job_id=job.id,
+                              seed=lammps.seed(job.id + kind), mass=cg.bead_mass(job), keep_raw=False)
+        except (lammps.LammpsError, jobs.StageFailed) as exc:
+            if isinstance(exc, lammps.LammpsNotFound):
+                raise
+            # A predicted potential that breaks the CG liquid is a validation result, not a crash.
+            results[f"validation_error_{kind}"] = str(exc)
+            continue
         t, pos, boxes = trajectory.read_gsd(run.gsd)
         r, g = analysis.rdf(pos, boxes, aa_rdf[-1, 0] + 0.5 * (aa_rdf[1, 0] - aa_rdf[0, 0]), len(aa_rdf))
         n = min(len(r), len(aa_rdf))
