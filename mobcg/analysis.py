@@ -90,4 +90,4 @@ def diffusion(times_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, flo
     with np.errstate(divide="ignore", invalid="ignore"):
         exponent = stats.linregress(np.log(t[sel]), np.log(total[sel])).slope
     return Diffusion(float(np.mean(per_axis)), float(np.std(per_axis, ddof=1) / np.sqrt(3)),
-                     tuple(float(d) for d in per_axis), (lo / 1000, hi / 1000), float(exponent))
+                     tuple(float(d) for d in per_axis), (float(lo) / 1000, float(hi) / 1000), float(exponent))
