@@ -87,14 +87,7 @@ def equilibrate(job, np: int = 1) -> None:
             os.unlink(part)
         raise
     os.replace(part, job.fn(EQUILIBRATED))
-    _remove_restarts(job, "equilibrate_aa")
-
-
-def _remove_restarts(job, name: str) -> None:
-    """Periodic restarts are only for resuming: gone once the stage's marker exists."""
-    for suffix in ("a", "b"):
-        if os.path.exists(job.fn(f"{name}.restart.{suffix}")):
-            os.unlink(job.fn(f"{name}.restart.{suffix}"))
+    lammps.remove_restarts(job.path, "equilibrate_aa")
 
 
 def sample(job, np: int = 1) -> None:
@@ -110,7 +103,7 @@ def sample(job, np: int = 1) -> None:
                               [job.fn(f"sample_aa.{k}.box") for k in segments], job.fn(TRAJECTORY), ctx["timestep"])
     except trajectory.TrajectoryError as exc:
         raise jobs.StageFailed(f"job {job.id}: {exc}") from None
-    _remove_restarts(job, "sample_aa")
+    lammps.remove_restarts(job.path, "sample_aa")
 
 
 def analyze(job) -> None:

@@ -104,8 +104,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
         press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
     except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
-    for suffix in ("a", "b"):  # only for resuming; a rerun after this starts a fresh segment
-        (workdir / f"{RUN_NAME}.restart.{suffix}").unlink(missing_ok=True)
+    lammps.remove_restarts(workdir, RUN_NAME)  # a rerun after this starts a fresh segment
     if not keep_raw:
         for path in coms:
             path.unlink(missing_ok=True)

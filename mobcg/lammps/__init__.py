@@ -101,10 +101,10 @@ def render(template: str, destination: str | os.PathLike, **context) -> Path:
 
 def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np: int = 1,
         job: str = "?", log: str | None = None, variables: dict | None = None,
-        timeout: float | None = None, progress=None) -> Path:
+        timeout: float | None = None) -> Path:
     """Run LAMMPS on `input_file` in `cwd`; return the log path or raise with LAMMPS' error line.
 
-    `job` names the job in error messages. `progress(line)` receives thermo lines as they come.
+    `job` names the job in error messages.
     """
     input_file = Path(input_file)
     cwd = Path(cwd) if cwd is not None else input_file.parent
@@ -196,18 +196,29 @@ def _numeric(text: str) -> bool:
         return False
 
 
+def restart_files(workdir: str | os.PathLike, name: str) -> list[Path]:
+    """The two periodic restart files run_resumable lets LAMMPS write in turn for run `name`."""
+    return [Path(workdir) / f"{name}.restart.a", Path(workdir) / f"{name}.restart.b"]
+
+
+def remove_restarts(workdir: str | os.PathLike, name: str) -> None:
+    """Periodic restarts only serve resuming: call once the run's results are safely written."""
+    for path in restart_files(workdir, name):
+        path.unlink(missing_ok=True)
+
+
 def run_resumable(template: str, workdir: str | os.PathLike, name: str, context: dict, np: int = 1,
-                  job: str = "?") -> list[Path]:
+                  job: str = "?") -> list[int]:
     """Run a template that writes periodic restarts, continuing after a crash instead of starting over.
 
     The template gets ``resume`` (a restart file to continue from, or None for a fresh start),
     ``segment`` (an index for this attempt's output files) and ``restart_files`` (two names LAMMPS
     writes in turn, so a kill while one is being written leaves the other intact), and must end its
-    run with ``run N upto``. Returns the segment indices' output prefixes in order. A restart file
+    run with ``run N upto``. Returns the indices of all segments (their .com/.box/.log files), in order. A restart file
     LAMMPS cannot read is skipped for the older one, then for a fresh start.
     """
     workdir = Path(workdir)
-    restarts = [workdir / f"{name}.restart.a", workdir / f"{name}.restart.b"]
+    restarts = restart_files(workdir, name)
     candidates = sorted((p for p in restarts if p.exists() and p.stat().st_size > 0),
                         key=lambda p: p.stat().st_mtime, reverse=True)
     segment = len(list(workdir.glob(f"{name}.*.in")))
