@@ -37,9 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobcg import cg, lammps, tables  # noqa: E402
+from mobcg.datasets import reference_dir  # noqa: E402
 from mobcg.analysis import AVOGADRO  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = reference_dir()
 POTENTIALS = "bag2022_ibi_test_potentials.tsv"
 SYSTEMS = "bag2022_ibi_test_systems.tsv"
 OPLS_DENSITY = 0.735  # g/cm³, their unmodified OPLS-AA 2,3,4-trimethylpentane

@@ -33,13 +33,13 @@ class DatasetError(ValueError):
 def reference_dir() -> Path:
     """Directory of the published reference data.
 
-    ``$MOBCG_REFERENCE`` if set, else ``<parent of the project>/shared/reference``
-    (the project lives at e.g. /work/main, the reference data at /work/shared/reference).
+    ``$MOBCG_REFERENCE`` if set, else the copy shipped inside the package (``mobcg/reference/``,
+    with its README giving the citation, source and units), so a clone needs nothing beside it.
     """
     env = os.environ.get("MOBCG_REFERENCE")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+    return Path(__file__).resolve().parent / "reference"
 
 
 # ----------------------------------------------------------------------------------------------

