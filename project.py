@@ -27,8 +27,8 @@ cg_stage = Project.make_group(name="cg")
 
 
 def ranks(stage):
-    """MPI ranks for a stage: the preset's, never more than this machine has when run here."""
-    return lambda job: min(jobs.preset(job)[stage]["np"], os.cpu_count() or 1)
+    """MPI ranks for a stage: the preset's (or MOBCG_NP), never more than this machine has when run here."""
+    return lambda job: min(int(os.environ.get("MOBCG_NP") or jobs.preset(job)[stage]["np"]), os.cpu_count() or 1)
 
 
 def walltime(job):

@@ -14,7 +14,7 @@ import numpy as np
 from . import analysis, jobs, lammps
 from .forcefield import NONBONDED, OPLS_AA
 from .lammps import data, trajectory
-from .molecule import MASS, box_length, build as build_molecule
+from .molecule import MASS, box_length, build as build_molecule, packing_fraction, vdw_volume
 
 AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/amu in s⁻²
 
@@ -62,52 +62,161 @@ def build(job) -> None:
     data.write_aa(job.fn(DATA), molecule, positions, length, preset["n_molecules"])
 
 
-def equilibrate(job, np: int = 1) -> None:
-    """Minimise, compress to a liquid, then NPT Nosé–Hoover; the restart file marks it done."""
+def _molecule_volume(job, ff: dict) -> float:
+    """Van der Waals volume (Å³) of this job's molecule with its drawn bond lengths."""
+    molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
+    return vdw_volume(molecule, ff)
+
+
+def _npt_density(job, segments: list[int], dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(t in ps from the start of the Nosé–Hoover NPT phase, density g/cm³) over all segments.
+
+    The NPT phase is the last thermo block of every segment log; a resumed segment repeats the
+    steps after its restart, so later segments' rows replace earlier ones at the same step."""
+    by_step = {}
+    for k in segments:
+        log = job.fn(f"equilibrate_aa.{k}.log")
+        blocks = [b for b in lammps.parse_log(log) if "Density" in b and len(b["Density"])]
+        if not blocks:
+            raise lammps.LammpsLogError(f"job {job.id}: {log}: no thermo column 'Density' in this LAMMPS log "
+                                        "(truncated or corrupted?)", log=log)
+        by_step.update(zip(blocks[-1]["Step"].astype(int), blocks[-1]["Density"]))
+    steps = np.array(sorted(by_step))
+    return steps * dt / 1000.0, np.array([by_step[s] for s in steps])
+
+
+def equilibrate(job, np: int = 1, progress=print) -> None:
+    """Minimise, compress, relax at constant volume, then Nosé–Hoover NPT until the density has settled.
+
+    The NPT phase is extended in resumable segments (preset aa.equilibrate_block_ps) until
+    analysis.density_settled passes, up to aa.equilibrate_max_ps. A set whose packing fraction
+    (molecules' van der Waals volume / box) falls below the preset's liquid threshold is not a
+    liquid at this T and P and fails with that reason; one that keeps drifting up to the cap fails
+    naming the drift. Records density_converged, equilibration_ps, the block means and the packing
+    fraction; the restart file marks the stage done.
+    """
     ff, preset = jobs.forcefield(job), jobs.preset(job)
+    aa, crit = preset["aa"], preset["analysis"]
     molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
     ctx = _common(job, ff, preset)
-    scale = max(1.0, ff["bonds"]["CC"]["r0"] / OPLS_AA["bonds"]["CC"]["r0"])
-    # Compress towards 0.7 g/cm³ (a liquid alkane), scaled for longer bonds; NPT finds the rest.
-    target = box_length(preset["n_molecules"], molecule.mass, 0.70) * scale
-    equilibrate_steps = lammps.steps(preset["aa"]["equilibrate_ps"], ctx["timestep"])
-    ctx.update(data_file=DATA, target_length=round(target, 4),
-               compress_steps=lammps.steps(preset["aa"]["compress_ps"], ctx["timestep"]),
-               equilibrate_steps=equilibrate_steps, restart_every=max(100, equilibrate_steps // 10),
-               restart_out=EQUILIBRATED + ".part")
-    part = job.fn(EQUILIBRATED + ".part")
-    try:
-        segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa", ctx, np=np, job=job.id)
-        log = job.fn(f"equilibrate_aa.{segments[-1]}.log")
-        rho = lammps.last_value(log, "Density", job=job.id)
-        if not 0.1 < rho < 3.0:  # a liquid of C8 molecules, however distorted, stays within these
-            raise jobs.StageFailed(f"job {job.id}: unphysical density {rho:.3f} g/cm³ after NPT equilibration")
-    except BaseException:
-        if os.path.exists(part):
-            os.unlink(part)
-        raise
-    os.replace(part, job.fn(EQUILIBRATED))
+    dt = ctx["timestep"]
+    v_mol = _molecule_volume(job, ff)
+    # Compress to a packing fraction below a liquid's (≈ 0.5): sized from this molecule, so long
+    # or short drawn bonds start equally far from overlap; the barostats find the density.
+    target = (preset["n_molecules"] * v_mol / aa["packing_start"]) ** (1 / 3)
+    npt_steps = lammps.steps(aa["equilibrate_ps"], dt)
+    density_every = lammps.steps(aa.get("density_every_ps", 0.1), dt)
+    block_steps = lammps.steps(aa["equilibrate_block_ps"], dt)
+    ctx.update(data_file=DATA, target_length=round(target, 4), packing_start=aa["packing_start"],
+               compress_steps=lammps.steps(aa["compress_ps"], dt), relax_steps=lammps.steps(aa["relax_ps"], dt),
+               density_every=density_every, restart_every=max(density_every, block_steps // 5 // density_every * density_every),
+               restart_out="equilibrate_aa.end.restart")
+    part = "equilibrate_aa.end.restart"  # end state of the newest NPT segment
+    cap = lammps.steps(aa["equilibrate_max_ps"], dt)
+    # A kill during an extension leaves the last segment's end state (part): continue from there.
+    start = part if job.isfile(part) else None
+    if start:
+        npt_steps = max(npt_steps, lammps.requested_steps(job.path, "equilibrate_aa"))
+    segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa",
+                                    dict(ctx, npt_until=npt_steps), np=np, job=job.id, start_from=start)
+    while True:
+        t, rho = _npt_density(job, segments, dt)
+        recent = rho[t >= 0.9 * t[-1]].mean()
+        eta = packing_fraction(preset["n_molecules"], v_mol,
+                               molecule_box_volume(preset["n_molecules"], molecule.mass, recent))
+        check = (analysis.density_settled(t, rho, tol=crit["density_tol"], window_ps=aa["density_window_ps"])
+                 if np_isfinite(rho) else None)
+        # Below the liquid packing a box that is still densifying gets its time; one that has settled
+        # there, or expands, or has used up its time, is a gas or a vapour-liquid mixture.
+        if check is None or (eta < crit["liquid_packing"] and (check.settled or check.drift <= 0 or npt_steps >= cap)):
+            raise jobs.StageFailed(
+                f"job {job.id}: not a liquid at {ctx['temperature']} K, {ctx['pressure']} atm: after "
+                f"{t[-1]:.3g} ps of NPT the molecules fill {eta:.2f} of the box (density {recent:.3f} g/cm³; "
+                f"a liquid alkane fills about 0.5, the threshold is {crit['liquid_packing']})")
+        if check.settled or npt_steps >= cap:
+            break
+        npt_steps = min(cap, npt_steps + block_steps)
+        if progress:
+            progress(f"job {job.id}: density not settled yet ({check.describe()}); NPT extended to "
+                     f"{npt_steps * dt / 1000:.0f} ps")
+        segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa",
+                                        dict(ctx, npt_until=npt_steps), np=np, job=job.id, start_from=part)
+    if not check.settled:
+        raise jobs.StageFailed(f"job {job.id}: density did not settle within {t[-1]:.3g} ps of NPT "
+                               f"(cap aa.equilibrate_max_ps): {check.describe()}")
+    job.doc.update({"density_converged": True, "equilibration_ps": round(float(t[-1]), 3),
+                    "equilibration_density": check.mean, "equilibration_density_blocks": list(check.blocks),
+                    "equilibration_density_drift": check.drift, "packing_fraction": float(eta),
+                    "molecule_vdw_volume": v_mol})
+    os.replace(job.fn(part), job.fn(EQUILIBRATED))
     lammps.remove_restarts(job.path, "equilibrate_aa")
 
 
-def sample(job, np: int = 1) -> None:
-    """NPT production, resumable after a crash; the unwrapped COM trajectory (GSD) marks it done."""
-    ff, preset = jobs.forcefield(job), jobs.preset(job)
-    ctx = _common(job, ff, preset)
-    steps = lammps.steps(preset["aa"]["production_ps"], ctx["timestep"])
-    ctx.update(restart_in=EQUILIBRATED, name="sample_aa", production_steps=steps,
+def molecule_box_volume(n_molecules: int, molar_mass: float, density: float) -> float:
+    """Box volume (Å³) of n molecules of molar mass (g/mol) at density (g/cm³)."""
+    return box_length(n_molecules, molar_mass, density) ** 3
+
+
+def np_isfinite(x) -> bool:
+    return bool(np.all(np.isfinite(x)))
+
+
+def _production(job, ctx: dict, steps: int, np: int, start_from: str | None = None):
+    """Run (or extend, from `start_from`) the NPT production to `steps`; the merged COM frames."""
+    ctx = dict(ctx, production_steps=steps,
                restart_every=max(ctx["frame_every"], (steps // 10) // ctx["frame_every"] * ctx["frame_every"]))
-    segments = lammps.run_resumable("aa_production.in", job.path, "sample_aa", ctx, np=np, job=job.id)
+    segments = lammps.run_resumable("aa_production.in", job.path, "sample_aa", ctx, np=np, job=job.id,
+                                    start_from=start_from)
+    pairs = [(job.fn(f"sample_aa.{k}.com"), job.fn(f"sample_aa.{k}.box")) for k in segments]
     try:
-        trajectory.com_to_gsd([job.fn(f"sample_aa.{k}.com") for k in segments],
-                              [job.fn(f"sample_aa.{k}.box") for k in segments], job.fn(TRAJECTORY), ctx["timestep"])
+        steps_, com, by_step = trajectory.merge_segments(pairs)
+        trajectory.checked(steps_, by_step, pairs[-1][0])
     except trajectory.TrajectoryError as exc:
         raise jobs.StageFailed(f"job {job.id}: {exc}") from None
+    return steps_, np_asarray(com), by_step
+
+
+def np_asarray(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def sample(job, np: int = 1, progress=print) -> None:
+    """NPT production, extended until the COM MSD is diffusive; the COM trajectory (GSD) marks it done.
+
+    Starts with aa.production_ps; while the MSD's fit window (analysis.diffusion_window) is not in
+    the diffusive regime, the run is continued from its end state (doubling its length) up to
+    aa.production_max_ps. Whether it got there is recorded by analyze (D_AA_diffusive).
+    """
+    ff, preset = jobs.forcefield(job), jobs.preset(job)
+    ctx = _common(job, ff, preset)
+    dt = ctx["timestep"]
+    ctx.update(restart_in=EQUILIBRATED, name="sample_aa")
+    steps = lammps.steps(preset["aa"]["production_ps"], dt) // ctx["frame_every"] * ctx["frame_every"]
+    cap = lammps.steps(preset["aa"].get("production_max_ps", preset["aa"]["production_ps"]), dt)
+    end = "sample_aa.end.restart"
+    # A kill during an extension: continue it from the end state of the last finished segment.
+    start = end if job.isfile(end) else None
+    if start:
+        steps = max(steps, lammps.requested_steps(job.path, "sample_aa"))
+    frames = _production(job, ctx, steps, np, start_from=start)
+    while True:
+        t = (frames[0] - frames[0][0]) * dt
+        d = analysis.diffusion(t, analysis.msd_xyz(frames[1]))
+        if d.diffusive or steps >= cap:
+            break
+        steps = min(cap, 2 * steps) // ctx["frame_every"] * ctx["frame_every"]
+        if progress:
+            progress(f"job {job.id}: MSD not diffusive yet (exponent {d.exponent:.2f} over "
+                     f"{d.window_ps[0]:.0f}-{d.window_ps[1]:.0f} ps); production extended to {steps * dt / 1000:.0f} ps")
+        frames = _production(job, ctx, steps, np, start_from=end)
+    trajectory.write_gsd(*frames, job.fn(TRAJECTORY), dt)
     lammps.remove_restarts(job.path, "sample_aa")
+    if job.isfile(end):
+        os.unlink(job.fn(end))
 
 
 def analyze(job) -> None:
-    """Density, COM RDF (the IBI target) and D_AA; job.doc's D_AA marks it done."""
+    """Density, COM RDF (the IBI target) and D_AA from the diffusive window; job.doc's D_AA marks it done."""
     preset = jobs.preset(job)
     molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
@@ -121,6 +230,7 @@ def analyze(job) -> None:
         raise jobs.StageFailed(f"job {job.id}: no diffusion (D_AA = {d.D:.3g})")
     job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,
+                    "D_AA_diffusive": d.diffusive, "production_ps": round(float(t[-1]) / 1000, 3),
                     "D_AA_err": d.err, "D_AA": d.D})
 
 

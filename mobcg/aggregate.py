@@ -39,9 +39,24 @@ class AggregateError(RuntimeError):
     pass
 
 
+TRUST_FLAGS = ("density_converged", "D_AA_diffusive", "D_CG_diffusive")
+
+
+def untrusted_because(job) -> list[str]:
+    """The trust flags this job's numbers lack (empty: equilibrated liquid, diffusive D_AA and D_CG)."""
+    doc = jobs.document(job)
+    return [flag for flag in TRUST_FLAGS if doc.get(flag) is not True]
+
+
 def finished(job) -> bool:
-    """A job whose per-job pipeline ended with alpha (and did not fail)."""
-    return "alpha" in jobs.document(job) and not jobs.is_failed(job)
+    """A job whose per-job pipeline ended with alpha, did not fail, and whose numbers can be trusted
+    (untrusted_because is empty). Finished-but-flagged jobs keep their results in job.doc but stay
+    out of the datasets, the models and validation; the tiny test preset waives the flags
+    (analysis.waive_trust) because its trajectories are seconds long."""
+    doc = jobs.document(job)
+    if "alpha" not in doc or jobs.is_failed(job):
+        return False
+    return not untrusted_because(job) or bool(jobs.preset(job)["analysis"].get("waive_trust", False))
 
 
 def fingerprint(ids) -> str:

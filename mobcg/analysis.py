@@ -60,34 +60,111 @@ class Diffusion:
     per_axis: tuple[float, float, float]
     window_ps: tuple[float, float]
     exponent: float  # d ln MSD / d ln t over the window (1 = diffusive)
+    diffusive: bool = False  # exponent within DIFFUSIVE: the window is in the Fickian regime
+
+
+# A fit window counts as diffusive (Fickian) when the log-log slope of its MSD lies in this range:
+# below it the molecules are still caged (sub-diffusive), above it still ballistic (gas-like).
+DIFFUSIVE = (0.9, 1.15)
+
+
+def _loglog_slope(t: np.ndarray, total: np.ndarray, sel: np.ndarray) -> float:
+    from scipy import stats
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(stats.linregress(np.log(t[sel]), np.log(total[sel])).slope)
+
+
+def diffusion_window(times_fs: np.ndarray, msd: np.ndarray, end_fraction: float = 0.5,
+                     span: float = 2.0) -> tuple[float, float]:
+    """The MSD fit window (fs), chosen from the MSD itself, not from fractions of the run.
+
+    The window ends at `end_fraction` of the trajectory (longer lags average few time origins) and
+    starts at the earliest time t0 from which the log-log slope of the MSD over [t0, end], and over
+    its first half, has settled into the diffusive range (DIFFUSIVE); t0 is searched on a log grid and the window spans
+    at least a factor `span` in time. If no start gives a diffusive window, the latest one
+    (t0 = end / span, the closest to the long-time limit) is returned and its exponent says so.
+    """
+    t = np.asarray(times_fs, float)
+    total = np.asarray(msd, float).sum(axis=1)
+    end = end_fraction * t[-1]
+    latest = end / span
+    positive = t[(t > 0) & (t <= latest)]
+    if len(positive) == 0:
+        return 0.0, end
+    def fickian(lo, hi):
+        sel = (t >= lo) & (t <= hi)
+        return sel.sum() >= 3 and DIFFUSIVE[0] <= _loglog_slope(t, total, sel) <= DIFFUSIVE[1]
+
+    for t0 in np.geomspace(positive[0], latest, 24):
+        # the whole window and its first (log-)half: a ballistic start and a caged middle must not
+        # average out to a slope of one
+        if fickian(t0, end) and fickian(t0, np.sqrt(t0 * end)):
+            return float(t0), float(end)
+    return float(latest), float(end)
 
 
 def diffusion(times_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, float] | None = None) -> Diffusion:
-    """Fit MSD_a(t) = 2 D_a t + c in the diffusive window for each axis a.
+    """Fit MSD_a(t) = 2 D_a t + c in the diffusive window for each axis a (window: diffusion_window).
 
-    Default window: from where the log-log slope of the total MSD has come down from the ballistic 2
-    to ≤ 1.3 (and at least a fifth of the way in, past caging) to half the trajectory (longer lags
-    average few time origins). The exponent over the window is returned so a user can judge it.
+    The exponent d ln MSD / d ln t over the window is returned with `diffusive` (exponent within
+    DIFFUSIVE), so a caller can extend a run whose MSD has not reached the Fickian regime yet.
     """
     from scipy import stats  # imported here: see rdf
     t = np.asarray(times_fs, float)
     total = msd.sum(axis=1)
-    if window_fs is None:
-        end = 0.5 * t[-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.gradient(np.log(total), np.log(t))
-        # Past the ballistic regime (slope 2) once the log-log slope has come down to ~1.
-        ok = np.where((t > 0) & (slope <= 1.3))[0]
-        # (a gas-like system may never get there within the run: then fit the second half anyway and
-        # let the recorded exponent show it)
-        start = min(max(t[ok[0]] if len(ok) else 0.0, 0.2 * end), 0.5 * end)
-        window_fs = (start, end)
-    lo, hi = window_fs
+    lo, hi = diffusion_window(t, msd) if window_fs is None else window_fs
     sel = (t >= lo) & (t <= hi)
     if sel.sum() < 3:
         raise ValueError(f"MSD fit window {lo}-{hi} fs holds fewer than 3 points")
     per_axis = [stats.linregress(t[sel], msd[sel, a]).slope / 2 * A2_PER_FS_IN_1E9_M2_PER_S for a in range(3)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exponent = stats.linregress(np.log(t[sel]), np.log(total[sel])).slope
+    exponent = _loglog_slope(t, total, sel & (t > 0))
     return Diffusion(float(np.mean(per_axis)), float(np.std(per_axis, ddof=1) / np.sqrt(3)),
-                     tuple(float(d) for d in per_axis), (float(lo) / 1000, float(hi) / 1000), float(exponent))
+                     tuple(float(d) for d in per_axis), (float(lo) / 1000, float(hi) / 1000), float(exponent),
+                     bool(DIFFUSIVE[0] <= exponent <= DIFFUSIVE[1]))
+
+
+@dataclass
+class Settled:
+    """Whether a density series (NPT) has settled: block means over the last part of the run."""
+    settled: bool
+    mean: float  # g/cm³, over the window
+    blocks: tuple[float, ...]  # block means, g/cm³
+    deviation: float  # largest |block mean − mean| / mean
+    drift: float  # relative change over the window from a straight-line fit of the block means
+    drift_err: float  # its standard error
+    window_ps: tuple[float, float]
+
+    def describe(self) -> str:
+        return (f"density {self.mean:.3f} g/cm³ over {self.window_ps[0]:.3g}-{self.window_ps[1]:.3g} ps, "
+                f"block means {', '.join(f'{b:.3f}' for b in self.blocks)} (largest deviation "
+                f"{100 * self.deviation:.1f} %), drift {100 * self.drift:+.1f} ± {100 * self.drift_err:.1f} %")
+
+
+def density_settled(times_ps: np.ndarray, density_: np.ndarray, tol: float = 0.01, blocks: int = 4,
+                    window_ps: float | None = None) -> Settled:
+    """Block-average test of an NPT density series (g/cm³ against time in ps).
+
+    Over the last `window_ps` of the series (default: its second half), `blocks` block means must each lie within `tol`
+    (relative) of their mean, and the straight-line drift through the block means across the window
+    must be within twice its standard error (or below tol / 4, for series so quiet that any slope is
+    "significant"). Block means, not single frames: consecutive frames are correlated over the
+    barostat period.
+    """
+    from scipy import stats
+    t, x = np.asarray(times_ps, float), np.asarray(density_, float)
+    start = t[-1] - window_ps if window_ps is not None else t[0] + 0.5 * (t[-1] - t[0])
+    sel = t >= max(start, t[0])
+    t, x = t[sel], x[sel]
+    if len(x) < 2 * blocks:
+        raise ValueError(f"density series of {len(x)} points is too short for {blocks} blocks")
+    parts = np.array_split(np.arange(len(x)), blocks)
+    means = np.array([x[p].mean() for p in parts])
+    centres = np.array([t[p].mean() for p in parts])
+    mean = float(x.mean())
+    fit = stats.linregress(centres, means)
+    span = t[-1] - t[0]
+    drift, drift_err = fit.slope * span / mean, fit.stderr * span / mean
+    deviation = float(np.max(np.abs(means - mean)) / mean)
+    ok = deviation <= tol and (abs(drift) <= 2 * drift_err or abs(drift) <= tol / 4)
+    return Settled(bool(ok), mean, tuple(float(m) for m in means), deviation, float(drift), float(drift_err),
+                   (float(t[0]), float(t[-1])))

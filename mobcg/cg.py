@@ -244,16 +244,32 @@ def ibi_done(job) -> bool:
     return "ibi_converged" in jobs.document(job) and job.isfile(POTENTIAL_TABLE)
 
 
-def sample(job, np: int = 1) -> CGRun:
-    """CG production with the final IBI potential; cg_com.gsd marks it done."""
-    sec = jobs.preset(job)["cg"]
+def sample(job, np: int = 1, progress=print) -> CGRun:
+    """CG production with the final IBI potential, long enough for a diffusive MSD; cg_com.gsd marks it done.
+
+    Starts with cg.production_ps; while the MSD's fit window is not diffusive, reruns twice as long
+    (CG runs are cheap: a fresh longer run costs less bookkeeping than continuing one), up to
+    cg.production_max_ps. analyze records whether it got there (D_CG_diffusive).
+    """
+    import shutil
+    sec = dict(jobs.preset(job)["cg"])
+    cap = float(sec.get("production_max_ps", sec["production_ps"]))
     table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
     positions, box = initial_configuration(job)
     r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
     work = Path(job.fn("cg_run"))
-    run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
-                   r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=bead_mass(job),
-                   keep_raw=False)
+    while True:
+        run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
+                       r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=bead_mass(job),
+                       keep_raw=False)
+        _, d = diffusion_of(run.times, run.positions)
+        if d.diffusive or sec["production_ps"] >= cap:
+            break
+        sec["production_ps"] = min(cap, 2 * sec["production_ps"])
+        if progress:
+            progress(f"job {job.id}: CG MSD not diffusive yet (exponent {d.exponent:.2f}); production rerun "
+                     f"for {sec['production_ps']:.0f} ps")
+        shutil.rmtree(work)
     job.doc["cg_pressure"] = run.pressure
     job.doc["cg_pressure_err"] = run.pressure_err
     os.replace(run.gsd, job.fn(TRAJECTORY))
@@ -290,6 +306,7 @@ def analyze(job, before_done=None) -> None:
     alpha_err = alpha * math.hypot(d.err / d.D, e_aa / d_aa)
     job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
                     "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
+                    "D_CG_diffusive": d.diffusive, "cg_production_ps": round(float(t[-1]) / 1000, 3),
                     "D_CG": d.D, "D_CG_err": d.err, "alpha_err": alpha_err})
     if before_done is not None:
         before_done(job)

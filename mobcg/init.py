@@ -41,6 +41,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="add a parameter set of your own: JSON {K_CC: ..., ...} (all 19 names); repeatable")
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="fraction of random sets kept out of training to validate predictions")
+    parser.add_argument("--published", type=int, default=None, metavar="N",
+                        help="add N of the 234 published parameter sets (Bag et al. 2022; chosen with --seed), "
+                             "each job recording the published D_AA, D_CG, alpha (default: the preset's)")
+    parser.add_argument("--published-min-daa", type=float, default=None, metavar="D",
+                        help="choose published sets with D_AA >= D only (1e-9 m²/s; default: the preset's)")
     parser.add_argument("--no-reference", action="store_true", help="do not add the unmodified OPLS-AA set")
     parser.add_argument("--root", default=".", help="project directory (default: here)")
     return parser.parse_args(argv)
@@ -75,9 +80,42 @@ def plan(args) -> list[tuple[dict, bool]]:
             raise ForceFieldError(f"--params {path}: expected a JSON object of the 19 parameters")
         # Own sets are checked for sanity (signs, angles), not for the sampling box.
         todo.append((statepoint(nest_checked(flat, path), args.preset), False))
+    todo += published_sets(args)
     if not args.no_reference:
         todo.append((statepoint(OPLS_AA, args.preset), False))
     return todo
+
+
+def published_sets(args) -> list[tuple[dict, bool, dict]]:
+    """(statepoint, holdout, published numbers) for --published N sets of the published 234.
+
+    Published sets are liquids with known D_AA, D_CG and alpha, so a job made from one can be compared
+    with the paper's own numbers for it (job.doc["published"]). The demo uses fast-diffusing ones
+    (D_AA >= the preset's published_min_D_AA), whose MSD turns diffusive within a short production.
+    """
+    preset = presets.get(args.preset)
+    n = preset.get("published", 0) if args.published is None else args.published
+    if n < 0:
+        raise ForceFieldError(f"--published {n}: the number of published sets must be >= 0")
+    if n == 0:
+        return []
+    from .datasets import load_reference_systems
+    from .forcefield import PARAMETER_NAMES
+    ref = load_reference_systems()
+    floor = preset.get("published_min_D_AA", 0.0) if args.published_min_daa is None else args.published_min_daa
+    pool = [i for i in range(len(ref)) if ref.D_AA[i] >= floor]
+    if n > len(pool):
+        raise ForceFieldError(f"--published {n}: only {len(pool)} published sets have D_AA >= {floor}")
+    import numpy as np
+    chosen = sorted(np.random.default_rng(args.seed).choice(pool, size=n, replace=False))
+    n_holdout = int(round(args.holdout * n))
+    out = []
+    for k, i in enumerate(chosen):
+        ff = nest_checked(dict(zip(PARAMETER_NAMES, (float(x) for x in ref.X[i]))), f"published set {ref.ids[i]}")
+        numbers = {"id": ref.ids[i], "D_AA": float(ref.D_AA[i]), "D_CG": float(ref.D_CG[i]),
+                   "alpha": float(ref.alpha[i]), "source": "Bag, Meinel, Müller-Plathe, JCTC 2022"}
+        out.append((statepoint(ff, args.preset), k < n_holdout, numbers))
+    return out
 
 
 def main(argv=None) -> int:
@@ -89,12 +127,14 @@ def main(argv=None) -> int:
         return 2
     project = signac.init_project(args.root)
     created = 0
-    for sp, holdout in todo:
+    for sp, holdout, *published in todo:
         job = project.open_job(sp)
         if job not in project:
             created += 1
         job.init()
         job.doc.setdefault("holdout", holdout)
+        if published:
+            job.doc.setdefault("published", published[0])
         if sp["forcefield"] == OPLS_AA:
             job.doc.setdefault("reference", True)
     print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})")

@@ -207,8 +207,19 @@ def remove_restarts(workdir: str | os.PathLike, name: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def requested_steps(workdir: str | os.PathLike, name: str) -> int:
+    """The N of ``run N upto`` in the newest rendered segment `name`.K.in (0 if none): how far an
+    interrupted, self-extending run had been asked to go."""
+    inputs = sorted(Path(workdir).glob(f"{name}.*.in"), key=lambda p: int(p.name.split(".")[-2]))
+    for path in reversed(inputs):
+        found = re.findall(r"^run\s+(\d+)\s+upto", path.read_text(), flags=re.M)
+        if found:
+            return int(found[-1])
+    return 0
+
+
 def run_resumable(template: str, workdir: str | os.PathLike, name: str, context: dict, np: int = 1,
-                  job: str = "?") -> list[int]:
+                  job: str = "?", start_from: str | None = None) -> list[int]:
     """Run a template that writes periodic restarts, continuing after a crash instead of starting over.
 
     The template gets ``resume`` (a restart file to continue from, or None for a fresh start),
@@ -216,13 +227,25 @@ def run_resumable(template: str, workdir: str | os.PathLike, name: str, context:
     writes in turn, so a kill while one is being written leaves the other intact), and must end its
     run with ``run N upto``. Returns the indices of all segments (their .com/.box/.log files), in order. A restart file
     LAMMPS cannot read is skipped for the older one, then for a fresh start.
+
+    `start_from` (a restart file in `workdir`, e.g. the end of an earlier segment) extends a finished
+    run: the template continues from it (``run N upto`` with a larger N), or from a periodic restart
+    written after it when an extension was itself interrupted; never from scratch.
     """
     workdir = Path(workdir)
     restarts = restart_files(workdir, name)
-    candidates = sorted((p for p in restarts if p.exists() and p.stat().st_size > 0),
-                        key=lambda p: p.stat().st_mtime, reverse=True)
+    existing = sorted((p for p in restarts if p.exists() and p.stat().st_size > 0),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    if start_from:
+        # periodic restarts of an interrupted extension first, then its start, then (start_from
+        # cut short by a kill while LAMMPS wrote it) older periodic restarts; never a fresh start
+        start = workdir / start_from
+        newer = [p for p in existing if p.stat().st_mtime > start.stat().st_mtime]
+        order = [*newer, start, *[p for p in existing if p not in newer]]
+    else:
+        order = [*existing, None]
     segment = len(list(workdir.glob(f"{name}.*.in")))
-    for resume in [*candidates, None]:
+    for attempt, resume in enumerate(order):
         script = render(template, workdir / f"{name}.{segment}.in", **context, resume=resume and resume.name,
                         segment=segment, restart_files=" ".join(p.name for p in restarts),
                         self_name=f"{name}.{segment}.in")
@@ -230,7 +253,7 @@ def run_resumable(template: str, workdir: str | os.PathLike, name: str, context:
             run(script, cwd=workdir, np=np, job=job, log=f"{name}.{segment}.log")
             return sorted(int(p.name.split(".")[-2]) for p in workdir.glob(f"{name}.*.in"))
         except LammpsError as exc:
-            if resume is None or "restart" not in exc.error_line.lower():
+            if attempt == len(order) - 1 or "restart" not in exc.error_line.lower():
                 raise
             segment += 1  # unreadable restart (killed mid-write): try the next one
     raise AssertionError("unreachable")
