@@ -232,6 +232,16 @@ def write_report(*jobs_):
 
 
 @Project.label
+def untrusted(job):
+    """e.g. "untrusted: D_AA_diffusive" for a finished job whose numbers stay out of the datasets."""
+    doc = jobs.document(job)
+    if "alpha" not in doc or jobs.is_failed(job):
+        return None
+    missing = aggregate.untrusted_because(job)
+    return f"untrusted: {', '.join(missing)}" if missing else None
+
+
+@Project.label
 def ibi_progress(job):
     """e.g. "ibi 5: 2.3%" (iteration, RDF deviation) while IBI runs."""
     return cg.ibi_label(job)

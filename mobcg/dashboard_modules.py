@@ -40,11 +40,16 @@ FAILED = "failed"
 #: Job-level quantities shown by :class:`JobResults`: (label, key, error key, unit).
 JOB_QUANTITIES = (
     ("AA density", "density", None, "g/cm³"),
+    ("density settled (NPT block averages)", "density_converged", None, ""),
+    ("NPT equilibration", "equilibration_ps", None, "ps"),
     ("D_AA", "D_AA", "D_AA_err", "1e-9 m²/s"),
+    ("D_AA fit window diffusive", "D_AA_diffusive", None, ""),
+    ("D_AA MSD exponent", "D_AA_msd_exponent", None, ""),
     ("IBI iterations", "ibi_iterations", None, ""),
     ("IBI RDF deviation", "ibi_deviation", None, "fraction"),
     ("IBI converged", "ibi_converged", None, ""),
     ("D_CG", "D_CG", "D_CG_err", "1e-9 m²/s"),
+    ("D_CG fit window diffusive", "D_CG_diffusive", None, ""),
     ("alpha = D_CG / D_AA", "alpha", None, ""),
 )
 
@@ -250,6 +255,10 @@ def job_results_html(job) -> str:
     if doc.get("failed"):
         html.append(f"<p class='has-text-danger'>failed: "
                     f"{escape(str(doc.get('failure_reason', 'unknown')))}</p>")
+    untrusted = [k for k in ("density_converged", "D_AA_diffusive", "D_CG_diffusive") if doc.get(k) is False]
+    if untrusted:
+        html.append(f"<p class='has-text-warning-dark'>not used in the datasets: {escape(', '.join(untrusted))} "
+                    "is false</p>")
     html.append(_table(rows, header=("quantity", "value", "unit")) if rows
                 else "<p>no results yet</p>")
     return "".join(html)

@@ -56,8 +56,9 @@ def _write(job_list, directory: Path) -> Path:
     failed = [j for j in job_list if jobs.is_failed(j)]
     presets = sorted({j.sp.get("preset", "?") for j in job_list})
     lines = ["# mobcg project report", "",
-             f"Preset(s): {', '.join(presets)}" + (" — **demo-grade numbers**: tiny boxes, picosecond runs; "
-                                                   "not comparable with the published ones." if "demo" in presets else ""),
+             f"Preset(s): {', '.join(presets)}" + (" — **demo-grade numbers**: 64 molecules and runs of tens of ps "
+                                                   "(equilibrated, diffusive, but with wide error bars and "
+                                                   "finite-size effects)." if "demo" in presets else ""),
              "", "## Data space", "",
              f"- jobs: {len(job_list)}; finished (alpha known): {summary['n_jobs']}; failed: {len(failed)}",
              f"- training jobs: {summary['n_train']}; held out: {summary['n_holdout']}; "
@@ -67,14 +68,26 @@ def _write(job_list, directory: Path) -> Path:
     if failed:
         lines += ["Failed parameter sets:", ""] + [f"- `{j.id[:8]}` {j.doc.get('failed_stage', '')}: "
                                                   f"{j.doc.get('failure_reason', '')}" for j in failed] + [""]
-    lines += ["| job | reference | holdout | density g/cm³ | D_AA 1e-9 m²/s | D_CG 1e-9 m²/s | alpha | IBI dev. |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`) and "
+              "both MSD fit windows are diffusive (`D_AA_diffusive`, `D_CG_diffusive`); jobs that lack a flag are "
+              "listed with it and left out.", "",
+              "| job | reference | holdout | density g/cm³ | settled | D_AA 1e-9 m²/s | diffusive | D_CG 1e-9 m²/s "
+              "| diffusive | alpha | IBI dev. | published D_AA / D_CG / alpha | used |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def flag(value):
+        return "yes" if value is True else ("**no**" if value is False else "–")
+
     for j in sorted(job_list, key=lambda j: j.id):
-        if aggregate.finished(j):
-            d = j.doc
+        d = j.doc
+        if "alpha" in d and not jobs.is_failed(j):
+            pub = d.get("published")
+            published = f"{pub['D_AA']:.2f} / {pub['D_CG']:.2f} / {pub['alpha']:.2f}" if pub else ""
             lines.append(f"| `{j.id[:8]}` | {'yes' if d.get('reference') else ''} | {'yes' if d.get('holdout') else ''} | "
-                         f"{d['density']:.3f} | {d['D_AA']:.2f} ± {d['D_AA_err']:.2f} | {d['D_CG']:.2f} ± "
-                         f"{d['D_CG_err']:.2f} | {d['alpha']:.2f} | {100 * d['ibi_deviation']:.1f} % |")
+                         f"{d['density']:.3f} | {flag(d.get('density_converged'))} | {d['D_AA']:.2f} ± {d['D_AA_err']:.2f} "
+                         f"| {flag(d.get('D_AA_diffusive'))} | {d['D_CG']:.2f} ± {d['D_CG_err']:.2f} | "
+                         f"{flag(d.get('D_CG_diffusive'))} | {d['alpha']:.2f} | {100 * d['ibi_deviation']:.1f} % | "
+                         f"{published} | {'yes' if aggregate.finished(j) else '**no**'} |")
     lines += ["", "## Models (k-fold cross-validation on the training jobs)", "",
               "| model | samples | score |", "| --- | --- | --- |"]
     for name, info in models_json["models"].items():
