@@ -103,7 +103,11 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
     from .forcefield import PARAMETER_NAMES
     ref = load_reference_systems()
     floor = preset.get("published_min_D_AA", 0.0) if args.published_min_daa is None else args.published_min_daa
-    pool = [i for i in range(len(ref)) if ref.D_AA[i] >= floor]
+    min_dt = preset.get("published_min_timestep_fs", 0.0)
+    from .aa import timestep
+    from .forcefield import nest
+    pool = [i for i in range(len(ref)) if ref.D_AA[i] >= floor
+            and timestep(nest(dict(zip(PARAMETER_NAMES, map(float, ref.X[i]))))) >= min_dt]
     if n > len(pool):
         raise ForceFieldError(f"--published {n}: only {len(pool)} published sets have D_AA >= {floor}")
     import numpy as np
