@@ -124,6 +124,12 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
         recent = rho[t >= 0.9 * t[-1]].mean()
         eta = packing_fraction(preset["n_molecules"], v_mol,
                                molecule_box_volume(preset["n_molecules"], molecule.mass, recent))
+        longest = _longest_bond(job, segments)
+        if longest > BROKEN + max(ff["bonds"]["CC"]["r0"], ff["bonds"]["CH"]["r0"]):
+            raise jobs.StageFailed(
+                f"job {job.id}: not a liquid of molecules: a bond stretched to {longest:.1f} Å (r0_CC "
+                f"{ff['bonds']['CC']['r0']} Å, r0_CH {ff['bonds']['CH']['r0']} Å, K_CC {ff['bonds']['CC']['k']}, "
+                f"K_CH {ff['bonds']['CH']['k']} kcal/mol/Å²): this force field does not hold its molecules together")
         check = (analysis.density_settled(t, rho, tol=crit["density_tol"], window_ps=aa["density_window_ps"])
                  if np_isfinite(rho) else None)
         # Below the liquid packing a box that is still densifying gets its time; one that has settled
@@ -150,6 +156,18 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
                     "molecule_vdw_volume": v_mol})
     os.replace(job.fn(part), job.fn(EQUILIBRATED))
     lammps.remove_restarts(job.path, "equilibrate_aa")
+
+
+# A bond this much (Å) longer than the longest r0 is broken: within the sampling box (K >= 20
+# kcal/mol/Å²) that costs >= 125 kcal/mol, never reached thermally; only a force field too weak to hold
+# its molecules together gets there.
+BROKEN = 2.5
+
+
+def _longest_bond(job, segments: list[int]) -> float:
+    """The longest bond (Å) in the last thermo row of the newest equilibration segment."""
+    log = job.fn(f"equilibrate_aa.{segments[-1]}.log")
+    return lammps.last_value(log, "c_longest", job=job.id)
 
 
 def molecule_box_volume(n_molecules: int, molar_mass: float, density: float) -> float:
