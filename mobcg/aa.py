@@ -239,14 +239,17 @@ def analyze(job) -> None:
     molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     rho = analysis.density(pos.shape[1], molecule.mass, boxes)
-    r, g = analysis.rdf(pos, boxes, preset["analysis"]["rdf_r_max"], preset["analysis"]["rdf_bins"])
+    # the preset's range, cut to whole bins below half the smallest NPT box (recorded as rdf_r_max)
+    r_max, bins = analysis.rdf_range(preset["analysis"]["rdf_r_max"], preset["analysis"]["rdf_bins"], boxes)
+    r, g = analysis.rdf(pos, boxes, r_max, bins)
     jobs.save_columns(job.fn(RDF), "r_angstrom g_com", r, g)
     msd = analysis.msd_xyz(pos)
     jobs.save_columns(job.fn(MSD), "t_fs msd_x msd_y msd_z (angstrom^2)", t, msd)
     d = analysis.diffusion(t, msd)
     if not np.isfinite(d.D) or d.D <= 0:
         raise jobs.StageFailed(f"job {job.id}: no diffusion (D_AA = {d.D:.3g})")
-    job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "D_AA_axes": list(d.per_axis),
+    job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "rdf_r_max": float(r_max),
+                    "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,
                     "D_AA_diffusive": d.diffusive, "production_ps": round(float(t[-1]) / 1000, 3),
                     "D_AA_err": d.err, "D_AA": d.D})

@@ -23,14 +23,30 @@ def density(n_molecules: int, molar_mass: float, boxes: np.ndarray) -> float:
 
 
 def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min: float = 0.0):
-    """Frame-averaged g(r) of points (F, N, 3) in boxes (F, 3); returns (bin centres Å, g)."""
+    """Frame-averaged g(r) of points (F, N, 3) in boxes (F, 3); returns (bin centres Å, g).
+
+    ValueError if r_max exceeds half the smallest box: callers choose their range (rdf_range)."""
     import freud
-    r_max = min(r_max, 0.5 * boxes.min() * 0.999)
+    half = 0.5 * float(np.min(boxes))
+    if r_max >= half:
+        raise ValueError(f"RDF range r_max = {r_max:.4g} Å exceeds half the smallest box ({half:.4g} Å): "
+                         "pairs beyond it would be counted twice under periodic images")
     calc = freud.density.RDF(bins=bins, r_max=r_max, r_min=r_min)
     for xyz, lengths in zip(positions, boxes):
         box = freud.box.Box(*lengths)
         calc.compute((box, box.wrap(xyz)), reset=False)
     return np.asarray(calc.bin_centers), np.asarray(calc.rdf)
+
+
+def rdf_range(r_max: float, bins: int, boxes: np.ndarray) -> tuple[float, int]:
+    """(r_max, bins) with the bin width of (r_max, bins), cut to whole bins strictly below half the
+    smallest box."""
+    dr = r_max / bins
+    half = 0.5 * float(np.min(boxes))
+    if r_max < half:
+        return r_max, bins
+    n = int(np.ceil(half / dr)) - 1  # strictly below half the box
+    return n * dr, n
 
 
 def coordination_number(r: np.ndarray, g: np.ndarray, number_density: float, r_upper: float) -> float:

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy
 import numpy as np
 
 from . import analysis, ibi, jobs, lammps, tables
@@ -190,6 +191,13 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     r = np_asarray(r)
     dr = r[1] - r[0]
     r_max, bins = r[-1] + dr / 2, len(r)
+    # grid honesty: analysis.rdf gives bin centres of a histogram from 0; IBI compares g and g_target
+    # bin by bin, so a target on any other grid, or past half the box, would be silently misread
+    if not (numpy.allclose(numpy.diff(r), dr, rtol=1e-6) and abs(r[0] - dr / 2) <= 1e-6 * dr):
+        raise ValueError(f"IBI grid: r must be the bin centres of a histogram from 0 (r[0] = dr/2, uniform); "
+                         f"got r[0] = {r[0]:.6g} Å, dr = {dr:.6g} Å")
+    if r_max > 0.5 * float(numpy.min(box)) * (1 + 1e-9):
+        raise ValueError(f"IBI grid: r_max = {r_max:.4g} Å exceeds half the CG box ({0.5 * float(numpy.min(box)):.4g} Å)")
     r_cut = min(float(r_cut), float(r[-1]))
     p_tol = section.get("p_tol") if P_target is not None else None
 
@@ -217,7 +225,9 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
     positions, box = initial_configuration(job)
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), box)
+    # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
+    aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))[2]
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(np.min(aa_boxes)), *box])
     r, g_target = _target(job, r_max, bins)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)

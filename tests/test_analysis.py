@@ -51,3 +51,16 @@ def test_truncated_com_file_keeps_complete_frames(tmp_path):
     com.write_text("# header\n0 2\n1 0 0 0\n2 1 1 1\n10 2\n1 0.1 0 0\n")  # second frame cut off
     steps, rows = trajectory.read_vector_file(com)
     assert steps.tolist() == [0] and rows.shape == (1, 2, 3)
+
+
+def test_rdf_refuses_a_range_past_half_the_box_and_rdf_range_cuts_to_whole_bins():
+    boxes = np.array([[20.0, 20.0, 20.0], [19.0, 19.5, 20.0]])
+    pos = np.random.default_rng(0).uniform(0, 19, size=(2, 50, 3))
+    for r_max in (12.0, 9.5):
+        with pytest.raises(ValueError, match=rf"r_max = {r_max:g} Å exceeds half the smallest box \(9.5 Å\)"):
+            analysis.rdf(pos, boxes, r_max, 120)
+    r_max, bins = analysis.rdf_range(12.0, 120, boxes)
+    assert (r_max, bins) == (pytest.approx(9.4), 94)  # same 0.1 Å bins, below half the smallest box
+    r, g = analysis.rdf(pos, boxes, r_max, bins)
+    assert r[0] == pytest.approx(0.05, abs=1e-6) and r[-1] == pytest.approx(9.35, abs=1e-6)  # freud: float32
+    assert analysis.rdf_range(9.0, 90, boxes) == (9.0, 90)

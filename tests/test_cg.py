@@ -170,3 +170,17 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     names = sorted(p.name for p in plots.job_figures(job))
     assert names == ["msd.png", "potential.png", "rdf.png"]
     assert all(job.isfile(n) for n in names)
+
+
+def test_iterate_checks_its_grid_before_any_simulation(tmp_path):
+    """A target not on histogram bin centres from 0, or reaching past half the box, is refused."""
+    box = np.array([20.0, 20.0, 20.0])
+    pos = np.random.default_rng(1).uniform(0, 20, size=(10, 3))
+    section = dict(RUN, max_iterations=1, tol=0.01, lam=1.0, equilibrate_ps=1.0, production_ps=1.0)
+    shifted = np.arange(0.1, 9.0, 0.1)  # edges, not centres
+    with pytest.raises(ValueError, match=r"bin centres of a histogram from 0.*r\[0\] = 0.1"):
+        cg.iterate(shifted, np.ones_like(shifted), pos, box, 298.15, section, tmp_path / "a", r_cut=8.0)
+    wide = np.arange(0.05, 12.0, 0.1)
+    with pytest.raises(ValueError, match=r"r_max = 12 Å exceeds half the CG box \(10 Å\)"):
+        cg.iterate(wide, np.ones_like(wide), pos, box, 298.15, section, tmp_path / "b", r_cut=8.0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing simulated

@@ -107,7 +107,8 @@ def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np:
     `job` names the job in error messages.
     """
     input_file = Path(input_file)
-    cwd = Path(cwd) if cwd is not None else input_file.parent
+    # absolute: LAMMPS starts inside cwd, so a relative log path would be joined to it twice
+    cwd = (Path(cwd) if cwd is not None else input_file.parent).resolve()
     log_path = cwd / (log or input_file.with_suffix(".log").name)
     argv = command(np) + ["-in", str(input_file.resolve()), "-log", str(log_path), "-screen", "none",
                           "-nocite"]
