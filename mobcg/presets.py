@@ -23,10 +23,11 @@ PRESETS: dict[str, dict] = {
         "published_min_D_AA": 2.0,
         "published_min_timestep_fs": 1.0,
         "aa": {"compress_ps": 2.0, "relax_ps": 3.0, "equilibrate_ps": 12.0, "equilibrate_block_ps": 6.0,
-               "density_window_ps": 6.0, "equilibrate_max_ps": 36.0, "production_ps": 30.0,
+               "density_window_ps": 8.0, "equilibrate_max_ps": 36.0, "production_ps": 30.0,
                "production_max_ps": 120.0, "packing_start": 0.50, "frame_ps": 0.2, "density_every_ps": 0.1,
                "cutoff": 10.0, "np": 2},
-        "analysis": {"rdf_bins": 115, "rdf_r_max": 11.5, "density_tol": 0.01, "liquid_packing": 0.35},
+        # demo-grade: the mean NPT density known to ±1.5 % (48 molecules fluctuate by ~3 % per frame)
+        "analysis": {"rdf_bins": 115, "rdf_r_max": 11.5, "density_tol": 0.015, "liquid_packing": 0.35},
         # 48 beads: ~1 s of LAMMPS per iteration on one core; RDF noise keeps the deviation
         # near 2-5 %, so demo IBI usually stops at max_iterations with the best potential.
         "ibi": {"max_iterations": 15, "tol": 0.01, "p_tol": 200.0, "lam": 1.0,
