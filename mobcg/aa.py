@@ -101,8 +101,8 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
     ctx = _common(job, ff, preset)
     dt = ctx["timestep"]
     v_mol = _molecule_volume(job, ff)
-    # Compress to a packing fraction below a liquid's (≈ 0.5): sized from this molecule, so long
-    # or short drawn bonds start equally far from overlap; the barostats find the density.
+    # Squeeze to a packing fraction near a liquid's (aa.packing_start, 0.5; liquid alkanes ≈ 0.55) of
+    # this molecule's own volume, so long or short drawn bonds start equally near the liquid.
     target = (preset["n_molecules"] * v_mol / aa["packing_start"]) ** (1 / 3)
     npt_steps = lammps.steps(aa["equilibrate_ps"], dt)
     density_every = lammps.steps(aa.get("density_every_ps", 0.1), dt)
@@ -202,7 +202,8 @@ def sample(job, np: int = 1, progress=print) -> None:
     """NPT production, extended until the COM MSD is diffusive; the COM trajectory (GSD) marks it done.
 
     Starts with aa.production_ps; while the MSD's fit window (analysis.diffusion_window) is not in
-    the diffusive regime, the run is continued from its end state (doubling its length) up to
+    the diffusive regime, the run is continued from its end state (aa.production_growth times longer,
+    default 2) up to
     aa.production_max_ps. Whether it got there is recorded by analyze (D_AA_diffusive).
     """
     ff, preset = jobs.forcefield(job), jobs.preset(job)
@@ -222,7 +223,7 @@ def sample(job, np: int = 1, progress=print) -> None:
         d = analysis.diffusion(t, analysis.msd_xyz(frames[1]))
         if d.diffusive or steps >= cap:
             break
-        steps = min(cap, 2 * steps) // ctx["frame_every"] * ctx["frame_every"]
+        steps = min(cap, int(preset["aa"].get("production_growth", 2.0) * steps)) // ctx["frame_every"] * ctx["frame_every"]
         if progress:
             progress(f"job {job.id}: MSD not diffusive yet (exponent {d.exponent:.2f} over "
                      f"{d.window_ps[0]:.0f}-{d.window_ps[1]:.0f} ps); production extended to {steps * dt / 1000:.0f} ps")

@@ -5,6 +5,7 @@ Units: Å, fs, g/cm³; D in 1e-9 m²/s (1 Å²/fs = 1e-5 m²/s = 1e4 × 1e-9 m²
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,27 +85,35 @@ class Diffusion:
 DIFFUSIVE = (0.9, 1.15)
 
 
-def _loglog_slope(t: np.ndarray, total: np.ndarray, sel: np.ndarray) -> float:
+def _loglog_slope(t: np.ndarray, total: np.ndarray, sel: np.ndarray, points: int = 32) -> float:
+    """d ln MSD / d ln t over the selected times, fitted on log-spaced samples (each factor of time
+    weighs the same; uniform samples would let the last lags decide alone)."""
     from scipy import stats
+    ts, ms = t[sel], total[sel]
+    ts, ms = ts[ts > 0], ms[ts > 0]
+    if len(ts) < 3:
+        return math.nan
+    grid = np.geomspace(ts[0], ts[-1], min(points, len(ts)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(stats.linregress(np.log(t[sel]), np.log(total[sel])).slope)
+        return float(stats.linregress(np.log(grid), np.log(np.interp(grid, ts, ms))).slope)
 
 
 def diffusion_window(times_fs: np.ndarray, msd: np.ndarray, end_fraction: float = 0.5,
-                     span: float = 2.0) -> tuple[float, float]:
+                     span: float = 2.0, earliest_fs: float = 2000.0) -> tuple[float, float]:
     """The MSD fit window (fs), chosen from the MSD itself, not from fractions of the run.
 
     The window ends at `end_fraction` of the trajectory (longer lags average few time origins) and
     starts at the earliest time t0 from which the log-log slope of the MSD over [t0, end], and over
     its first half, has settled into the diffusive range (DIFFUSIVE); t0 is searched on a log grid and the window spans
-    at least a factor `span` in time. If no start gives a diffusive window, the latest one
+    at least a factor `span` in time and starts no earlier than `earliest_fs` (2 ps: well past the
+    ballistic regime of a molecule's centre of mass). If no start gives a diffusive window, the latest one
     (t0 = end / span, the closest to the long-time limit) is returned and its exponent says so.
     """
     t = np.asarray(times_fs, float)
     total = np.asarray(msd, float).sum(axis=1)
     end = end_fraction * t[-1]
     latest = end / span
-    positive = t[(t > 0) & (t <= latest)]
+    positive = t[(t >= min(earliest_fs, latest)) & (t > 0) & (t <= latest)]
     if len(positive) == 0:
         return 0.0, end
     def fickian(lo, hi):
@@ -163,7 +172,8 @@ def density_settled(times_ps: np.ndarray, density_: np.ndarray, tol: float = 0.0
     Over the last `window_ps` of the series (default: its second half), the mean from `blocks` block
     averages must be known to within `tol` (relative standard error of the block means), and the
     straight-line drift through the block means across the window must be within twice its standard
-    error (or below tol / 4, for series so quiet that any slope is "significant"). Block means, not
+    error or within twice `tol` (four block means of a small box scatter by a few %, and their
+    regression error is itself uncertain; a drift below 2 tol is not resolvable there). Block means, not
     single frames: consecutive frames are correlated over the barostat period, and a small box's density
     fluctuates by several % from frame to frame, so the test asks how well the mean is known, not that
     every block lies within 1 %.
@@ -183,6 +193,6 @@ def density_settled(times_ps: np.ndarray, density_: np.ndarray, tol: float = 0.0
     fit = stats.linregress(centres, means)
     span = t[-1] - t[0]
     drift, drift_err = fit.slope * span / mean, fit.stderr * span / mean
-    ok = error <= tol and (abs(drift) <= 2 * drift_err or abs(drift) <= tol / 4)
+    ok = error <= tol and abs(drift) <= max(2 * drift_err, 2 * tol)
     return Settled(bool(ok), mean, tuple(float(m) for m in means), error, float(drift), float(drift_err),
                    (float(t[0]), float(t[-1])))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 
@@ -106,8 +107,14 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
     min_dt = preset.get("published_min_timestep_fs", 0.0)
     from .aa import timestep
     from .forcefield import nest
-    pool = [i for i in range(len(ref)) if ref.D_AA[i] >= floor
-            and timestep(nest(dict(zip(PARAMETER_NAMES, map(float, ref.X[i]))))) >= min_dt]
+    near = preset.get("published_max_bond_change", math.inf)  # Å from OPLS-AA's r0_CC and r0_CH
+
+    def usable(i):
+        ff = nest(dict(zip(PARAMETER_NAMES, map(float, ref.X[i]))))
+        return (ref.D_AA[i] >= floor and timestep(ff) >= min_dt
+                and all(abs(ff["bonds"][b]["r0"] - OPLS_AA["bonds"][b]["r0"]) <= near for b in ("CC", "CH")))
+
+    pool = [i for i in range(len(ref)) if usable(i)]
     if n > len(pool):
         raise ForceFieldError(f"--published {n}: only {len(pool)} published sets have D_AA >= {floor}")
     import numpy as np
