@@ -227,7 +227,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
     positions, box = initial_configuration(job)
     # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
     aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))[2]
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(np.min(aa_boxes)), *box])
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(numpy.min(aa_boxes)), *box])
     r, g_target = _target(job, r_max, bins)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
