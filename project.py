@@ -7,12 +7,13 @@
     python project.py submit -o aa # or one cluster job per AA stage (group "aa"; likewise "cg")
 """
 import os
+import sys
 from pathlib import Path
 
 from flow import FlowProject, aggregator
 
 import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
-from mobcg import aa, aggregate, cg, jobs
+from mobcg import aa, aggregate, cg, files, jobs
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
@@ -237,5 +238,18 @@ def ibi_progress(job):
     return cg.ibi_label(job)
 
 
+def main():
+    """Project().main(), but a fault of the machine (LAMMPS/MPI missing, a LAMMPS without a needed
+    package, a full disk) ends the run with one line on stderr instead of flow's wrapped traceback."""
+    try:
+        Project().main()
+    except Exception as exc:
+        fault = files.machine_fault(exc)
+        if fault is None:
+            raise
+        print(f"project.py: error: {fault}", file=sys.stderr)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    Project().main()
+    main()

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import files, presets
 from .forcefield import ForceFieldError, validate
-from .lammps import LammpsError, LammpsNotFound
+from .lammps import LammpsError
 
 
 class StageFailed(RuntimeError):
@@ -31,11 +31,17 @@ def preset(job) -> dict:
 
 
 def check_statepoint(job) -> None:
-    """Raise StatepointError naming the job and the value unless force field, preset, temperature
-    and pressure are usable."""
+    """Raise StatepointError naming the job and the value unless force field (its bonds not too stiff
+    for aa.timestep included), preset, temperature and pressure are usable."""
     import signac.errors
+
+    from . import aa
     try:
-        forcefield(job)
+        ff = forcefield(job)
+        try:
+            aa.timestep(ff)
+        except ForceFieldError as exc:
+            raise ForceFieldError(f"job {job.id}: {exc}") from None
     except ForceFieldError as exc:
         raise StatepointError(str(exc)) from None
     except signac.errors.JobsCorruptedError:
@@ -103,21 +109,51 @@ def is_failed(job) -> bool:
 def failures(job, stage: str):
     """Mark the job failed (with the reason) when its parameter set breaks the simulation.
 
-    Failed jobs are skipped by every later stage and never retried; LAMMPS missing or our own bugs
-    still raise, so they are not mistaken for bad physics. A statepoint that is not a usable parameter
-    set (StatepointError from check_statepoint, which every operation calls first inside this block: a
-    hand-edited K_CC = "abc", a negative force constant, an unknown preset) fails the job the same way,
-    naming the job and the value. First it sweeps the job folder of
-    temporaries an earlier, killed attempt left (files.sweep_temporaries).
+    Failed jobs are skipped by every later stage and never retried. A statepoint that is not a usable
+    parameter set (StatepointError from check_statepoint, which every operation calls first inside this
+    block: a hand-edited K_CC = "abc", a negative force constant, a bond too stiff to integrate, an
+    unknown preset) fails the job the same way, naming the job and the value. Faults of the machine
+    (files.MachineError: LAMMPS or MPI missing, a LAMMPS lacking a package, a full disk) mark nothing
+    and propagate: `project.py run` stops with one line; so do damaged files (a truncated GSD or
+    table), which name the file. Any other exception (a bug, or a set no check
+    foresaw) fails this job too, with the exception and its traceback in the job folder, so that one
+    absurd set never ends the run for all the others. First it sweeps the job folder of temporaries
+    an earlier, killed attempt left (files.sweep_temporaries).
     """
     files.sweep_temporaries(job.path)
     try:
         yield
-    except LammpsNotFound:
+    except files.MachineError:
         raise
     except (LammpsError, StageFailed) as exc:
-        job.doc.update({"failed": True, "failure_reason": str(exc), "failed_stage": stage})
-        print(f"job {job.id}: {stage} failed: {exc}", flush=True)
+        _mark_failed(job, stage, str(exc))
+    except Exception as exc:
+        fault = files.machine_fault(exc)
+        if fault is not None:
+            raise fault from exc
+        if isinstance(exc, _damaged_file_errors()):  # the file's fault: fix or delete it and rerun
+            raise
+        import traceback
+        with contextlib.suppress(OSError):
+            files.write_text(job.fn(TRACEBACK), traceback.format_exc())
+        _mark_failed(job, stage, f"job {job.id}: unexpected {type(exc).__name__} in {stage}: {exc} "
+                                 f"(traceback in {TRACEBACK})")
+
+
+TRACEBACK = "failure_traceback.txt"
+
+
+def _damaged_file_errors() -> tuple:
+    from . import datasets, tables
+    from .lammps import trajectory
+    return trajectory.TrajectoryError, tables.TableError, datasets.DatasetError
+
+
+def _mark_failed(job, stage: str, reason: str) -> None:
+    if files.disk_full(job.path):  # LAMMPS or a writer failed for want of space: not the parameters
+        raise files.DiskFull(f"job {job.id}: {stage}: disk full in {job.path}; free some space and rerun")
+    job.doc.update({"failed": True, "failure_reason": reason, "failed_stage": stage})
+    print(f"job {job.id}: {stage} failed: {reason}", flush=True)
 
 
 def save_columns(path: str | os.PathLike, header: str, *columns) -> None:
