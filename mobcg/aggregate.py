@@ -226,7 +226,9 @@ def models_up_to_date(directory, ids) -> bool:
 
 
 def models_fingerprint(directory) -> str | None:
-    return _read_json(Path(directory) / MODELS_JSON).get("fingerprint")
+    # Asked once per held-out job by `status`: read once per status (jobs.snapshot).
+    return jobs.once(("models_fingerprint", str(directory)),
+                     lambda: _read_json(Path(directory) / MODELS_JSON).get("fingerprint"))
 
 
 def report_fingerprint(directory) -> str | None:
