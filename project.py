@@ -13,7 +13,7 @@ from pathlib import Path
 from flow import FlowProject, aggregator
 
 import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
-from mobcg import aa, aggregate, cg, files, jobs
+from mobcg import aa, aggregate, cg, files, jobs, summary
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
@@ -237,14 +237,15 @@ def write_report(*jobs_):
 
 
 @Project.label
-def ibi_progress(job):
-    """e.g. "ibi 5: 2.3%" (iteration, RDF deviation) while IBI runs."""
-    return cg.ibi_label(job)
+def stage(job):
+    """Where a job stands: "aa 0.72 g/cm³", "ibi 5: 2.3 %", "alpha 6.1" or "failed: <reason>"."""
+    return summary.label(jobs.document(job), job.id)
 
 
 def main():
     """Project().main(), but a fault of the machine (LAMMPS/MPI missing, a LAMMPS without a needed
-    package, a full disk) ends the run with one line on stderr instead of flow's wrapped traceback."""
+    package, a full disk) ends the run with one line on stderr instead of flow's wrapped traceback;
+    `status` ends with the model scores and where the results are."""
     try:
         Project().main()
     except Exception as exc:
@@ -253,6 +254,8 @@ def main():
             raise
         print(f"project.py: error: {fault}", file=sys.stderr)
         sys.exit(1)
+    if sys.argv[1:2] == ["status"]:
+        print("\n".join(["", *summary.scores(ANALYSIS), *summary.where(ANALYSIS)]))
 
 
 if __name__ == "__main__":
