@@ -119,11 +119,12 @@ def to_csv(rows_: list[dict]) -> str:
 
 def score_text(info: dict) -> str:
     """One model's cross-validated score as the report words it."""
-    if "rmse" in info:
-        return (f"RMSE {info['rmse']:.3f} kcal/mol (predicting the mean: {info['rmse_mean_baseline']:.3f})")
     if "r2" in info:
-        return f"R² {info['r2']:.2f}, MAE {info['mae']:.3g}"
-    return info.get("note", "")
+        return f"R² {info['r2']:.2f}" + (f", MAE {info['mae']:.3g}" if "mae" in info else "")
+    if "rmse" in info:
+        return f"RMSE {info['rmse']:.3f} kcal/mol" + (f" (predicting the mean: {info['rmse_mean_baseline']:.3f})"
+                                                      if "rmse_mean_baseline" in info else "")
+    return str(info.get("note", ""))
 
 
 def warnings(models_json: dict) -> list[str]:
@@ -134,7 +135,8 @@ def warnings(models_json: dict) -> list[str]:
         out.append(f"only {n} training job(s): these scores only show that the pipeline runs; they say nothing "
                    f"about the models (need ≥ {MIN_MEANINGFUL_TRAINING}; the paper used 234)")
     worse = [name for name, info in models_json.get("models", {}).items()
-             if ("r2" in info and info["r2"] < 0) or ("rmse" in info and info["rmse"] > info["rmse_mean_baseline"])]
+             if ("r2" in info and info["r2"] < 0)
+             or ("rmse" in info and info["rmse"] > info.get("rmse_mean_baseline", math.inf))]
     if worse:
         out.append(f"{', '.join(worse)}: cross-validated predictions worse than predicting the mean")
     return out
