@@ -19,6 +19,18 @@ ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
 
 class Project(FlowProject):
+    def _execute_operation(self, *args, **kwargs):
+        # flow wraps an operation's exception in UserOperationError; with --parallel only that wrapper
+        # (without its cause) comes back from the worker. Re-raise a machine fault itself, so main()
+        # can print its one line either way.
+        try:
+            return super()._execute_operation(*args, **kwargs)
+        except Exception as exc:
+            fault = files.machine_fault(exc)
+            if fault is None:
+                raise
+            raise fault from None
+
     def _fetch_status(self, *args, **kwargs):
         # One status evaluation reads each job's document and folder once (jobs.snapshot): 3 s at 10k jobs.
         with jobs.snapshot():

@@ -32,23 +32,25 @@ def project(path, preset="tiny"):
     return path
 
 
-def run(path, **env):
-    return subprocess.run([sys.executable, "project.py", "run"], cwd=path, capture_output=True, text=True,
+def run(path, *args, **env):
+    return subprocess.run([sys.executable, "project.py", "run", *args], cwd=path, capture_output=True, text=True,
                           env=dict(os.environ, **env), timeout=300)
 
 
 def assert_one_line_and_nothing_failed(proc, path, *names):
     assert proc.returncode != 0, proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    # --parallel: flow's "Serialize tasks" progress bar comes first
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip() and "Serialize tasks" not in line]
     assert len(lines) == 1 and lines[0].startswith("project.py: error: "), proc.stderr
     for name in names:
         assert name in lines[0], lines[0]
     assert not any(job.doc.get("failed") for job in signac.get_project(path)), "a job was marked failed"
 
 
-def test_lmp_missing(tmp_path):
+@pytest.mark.parametrize("parallel", [[], ["--parallel"]], ids=["serial", "parallel"])
+def test_lmp_missing(tmp_path, parallel):
     path = project(tmp_path / "p")
-    proc = run(path, MOBCG_LMP="/nonexistent")
+    proc = run(path, *parallel, MOBCG_LMP="/nonexistent")
     assert_one_line_and_nothing_failed(proc, path, "'/nonexistent'", "MOBCG_LMP", "does not exist")
 
 
