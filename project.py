@@ -266,7 +266,8 @@ def main():
             raise
         print(f"project.py: error: {fault}", file=sys.stderr)
         sys.exit(1)
-    if sys.argv[1:2] == ["status"]:
+    if sys.argv[1:2] == ["status"] and not any(a == "--json" or a.startswith("--output-format")
+                                                for a in sys.argv):  # keep machine-readable output clean
         print("\n".join(["", *summary.scores(ANALYSIS), *summary.where(ANALYSIS)]))
 
 

@@ -109,6 +109,7 @@ def test_status_shows_the_labels_and_ends_with_scores(project):
             assert any(line.startswith(ids[name]) and expected in line for line in out.splitlines()), (name, out)
     tail = out[out.index("Models (k-fold"):].splitlines()
     assert "WARNING: only 3 training job(s)" in tail[4] and tail[-1].startswith("Table:"), tail
+    json.loads(_run(project.path, "project.py", "status", "--json"))  # no footer in machine-readable output
 
 
 def test_make_demo_ends_with_the_summary():
