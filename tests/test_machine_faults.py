@@ -119,3 +119,14 @@ def test_full_disk(tmp_path):
         assert_one_line_and_nothing_failed(proc, path, "disk full")
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_lmp_that_is_not_lammps(tmp_path):
+    """A program that lists no styles and writes no log (not LAMMPS, or an MPI build that will not start
+    outside srun): the machine's fault, named, not the parameter set's."""
+    fake = tmp_path / "lmp"
+    fake.write_text("#!/bin/sh\necho 'this is not LAMMPS'\n")
+    fake.chmod(0o755)
+    path = project(tmp_path / "p")
+    proc = run(path, MOBCG_LMP=str(fake))
+    assert_one_line_and_nothing_failed(proc, path, "wrote no LAMMPS log", "this is not LAMMPS")
