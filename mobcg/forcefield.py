@@ -124,8 +124,10 @@ def check_near_box(flat: dict[str, float], box: dict[str, tuple[float, float]], 
         lo, hi = box[name]
         width = SAMPLING_BOX[name][1] - SAMPLING_BOX[name][0]
         if not lo - width <= value <= hi + width:
+            low = max(lo - width, 0.0) if name.startswith(("K_", "r0_")) else lo - width  # validate(): > 0
+            high = min(hi + width, 180.0) if name.startswith("theta0_") else hi + width
             raise ForceFieldError(f"{where}: {name} = {value:g} lies more than one box width ({width:g}) outside "
-                                  f"the sampling box [{lo:g}, {hi:g}] (allowed {lo - width:g} to {hi + width:g}); "
+                                  f"the sampling box [{lo:g}, {hi:g}] (allowed {low:g} to {high:g}); "
                                   "a unit mix-up?")
 
 
