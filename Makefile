@@ -15,11 +15,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The whole demo pipeline in this folder (jobs in workspace/, results in analysis/).
+# The whole demo pipeline in this folder (jobs in workspace/, results in analysis/); its last
+# screen is the results table (python -m mobcg summary).
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH SIGNAC_FLOW_ENVIRONMENT=StandardEnvironment $(BIN)/python init.py --preset demo
 	PATH=$(abspath $(BIN)):$$PATH SIGNAC_FLOW_ENVIRONMENT=StandardEnvironment $(BIN)/python project.py run --progress
-	PATH=$(abspath $(BIN)):$$PATH SIGNAC_FLOW_ENVIRONMENT=StandardEnvironment $(BIN)/python project.py status --detailed
+	@echo; PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m mobcg summary
 
 test: install
 	$(BIN)/python -m pytest -q

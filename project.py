@@ -7,18 +7,34 @@
     python project.py submit -o aa # or one cluster job per AA stage (group "aa"; likewise "cg")
 """
 import os
+import sys
 from pathlib import Path
 
 from flow import FlowProject, aggregator
 
 import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
-from mobcg import aa, aggregate, cg, jobs
+from mobcg import aa, aggregate, cg, files, jobs, summary
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
 
 class Project(FlowProject):
-    pass
+    def _execute_operation(self, *args, **kwargs):
+        # flow wraps an operation's exception in UserOperationError; with --parallel only that wrapper
+        # (without its cause) comes back from the worker. Re-raise a machine fault itself, so main()
+        # can print its one line either way.
+        try:
+            return super()._execute_operation(*args, **kwargs)
+        except Exception as exc:
+            fault = files.machine_fault(exc)
+            if fault is None:
+                raise
+            raise fault from None
+
+    def _fetch_status(self, *args, **kwargs):
+        # One status evaluation reads each job's document and folder once (jobs.snapshot): 3 s at 10k jobs.
+        with jobs.snapshot():
+            return super()._fetch_status(*args, **kwargs)
 
 
 # Groups run their operations in order in one go: `submit -o aa` is one cluster job per AA box.
@@ -35,22 +51,23 @@ def walltime(job):
     return jobs.preset(job)["walltime_h"]
 
 
-# Conditions read like sentences; they read job documents through jobs.document (a snapshot
-# re-read only when the file changed), which keeps `status` fast at 10 000 jobs.
+# Conditions read like sentences; they read job documents and files through jobs.document and
+# jobs.has_file (re-read only when changed; once per job inside `status`), which keeps `status` fast
+# at 10 000 jobs.
 def not_failed(job):
     return not jobs.is_failed(job)
 
 
 def aa_built(job):
-    return job.isfile(aa.DATA)
+    return jobs.has_file(job, aa.DATA)
 
 
 def aa_equilibrated(job):
-    return job.isfile(aa.EQUILIBRATED)
+    return jobs.has_file(job, aa.EQUILIBRATED)
 
 
 def aa_sampled(job):
-    return job.isfile(aa.TRAJECTORY)
+    return jobs.has_file(job, aa.TRAJECTORY)
 
 
 def aa_analyzed(job):
@@ -62,7 +79,7 @@ def ibi_done(job):
 
 
 def cg_sampled(job):
-    return job.isfile(cg.TRAJECTORY)
+    return jobs.has_file(job, cg.TRAJECTORY)
 
 
 def cg_analyzed(job):
@@ -242,10 +259,27 @@ def untrusted(job):
 
 
 @Project.label
-def ibi_progress(job):
-    """e.g. "ibi 5: 2.3%" (iteration, RDF deviation) while IBI runs."""
-    return cg.ibi_label(job)
+def stage(job):
+    """Where a job stands: "aa 0.72 g/cm³", "ibi 5: 2.3 %", "alpha 6.1" or "failed: <reason>"."""
+    return summary.label(jobs.document(job), job.id)
+
+
+def main():
+    """Project().main(), but a fault of the machine (LAMMPS/MPI missing, a LAMMPS without a needed
+    package, a full disk) ends the run with one line on stderr instead of flow's wrapped traceback;
+    `status` ends with the model scores and where the results are."""
+    try:
+        Project().main()
+    except Exception as exc:
+        fault = files.machine_fault(exc)
+        if fault is None:
+            raise
+        print(f"project.py: error: {fault}", file=sys.stderr)
+        sys.exit(1)
+    if sys.argv[1:2] == ["status"] and not any(a == "--json" or a.startswith("--output-format")
+                                                for a in sys.argv):  # keep machine-readable output clean
+        print("\n".join(["", *summary.scores(ANALYSIS), *summary.where(ANALYSIS)]))
 
 
 if __name__ == "__main__":
-    Project().main()
+    main()

@@ -241,7 +241,9 @@ def models_up_to_date(directory, ids) -> bool:
 
 
 def models_fingerprint(directory) -> str | None:
-    return _read_json(Path(directory) / MODELS_JSON).get("fingerprint")
+    # Asked once per held-out job by `status`: read once per status (jobs.snapshot).
+    return jobs.once(("models_fingerprint", str(directory)),
+                     lambda: _read_json(Path(directory) / MODELS_JSON).get("fingerprint"))
 
 
 def report_fingerprint(directory) -> str | None:
@@ -326,7 +328,7 @@ def validate(job, directory, np_: int = 1) -> dict:
                               float(job.sp.get("temperature", 298.15)), sec, r_cut=r_cut, np=np_, job_id=job.id,
                               seed=lammps.seed(job.id + kind), mass=cg.bead_mass(job), keep_raw=False)
         except (lammps.LammpsError, jobs.StageFailed) as exc:
-            if isinstance(exc, lammps.LammpsNotFound):
+            if isinstance(exc, files.MachineError):
                 raise
             # A predicted potential that breaks the CG liquid is a validation result, not a crash.
             results[f"validation_error_{kind}"] = str(exc)

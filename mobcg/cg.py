@@ -251,7 +251,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
 
 
 def ibi_done(job) -> bool:
-    return "ibi_converged" in jobs.document(job) and job.isfile(POTENTIAL_TABLE)
+    return "ibi_converged" in jobs.document(job) and jobs.has_file(job, POTENTIAL_TABLE)
 
 
 def sample(job, np: int = 1, progress=print) -> CGRun:

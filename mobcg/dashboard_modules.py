@@ -84,7 +84,7 @@ def project_summary(project) -> dict:
     counts = Counter({name: 0 for name, _ in STAGES})
     counts[FAILED] = 0
     alphas, reasons = [], Counter()
-    n_converged = 0
+    n_converged = n_ran = 0
     for job in project:
         doc = job.document()  # plain dict copy: one read per job
         stage = job_stage(doc)
@@ -93,6 +93,8 @@ def project_summary(project) -> dict:
             reasons[str(doc.get("failure_reason", "unknown"))] += 1
         if doc.get("ibi_converged") is True:
             n_converged += 1
+        if "ibi_converged" in doc:
+            n_ran += 1
         if _is_number(doc.get("alpha")):
             alphas.append(float(doc["alpha"]))
     alpha_stats = None
@@ -103,6 +105,7 @@ def project_summary(project) -> dict:
         "n_jobs": sum(counts.values()),
         "stages": dict(counts),
         "ibi_converged": n_converged,
+        "ibi_ran": n_ran,
         "failure_reasons": dict(reasons),
         "alphas": alphas,
         "alpha": alpha_stats,
@@ -143,20 +146,22 @@ def _fmt(x) -> str:
 _NOWRAP = "word-break: normal; overflow-wrap: normal"
 
 
+#: A card holding a wide table spans the whole row (CSS :has, Chromium ≥ 105, Firefox ≥ 121); every
+#: table scrolls inside its card (Bulma's .table-container) rather than spilling out of it.
+WIDE_CARD = ("<style>.column:has(> .card .mobcg-wide) { flex: none; width: 100%; }</style>"
+             "<span class='mobcg-wide'></span>")
+
+
 def _table(rows, header=None) -> str:
-    html = [f'<table class="table is-narrow is-striped" style="{_NOWRAP}">']
+    html = [f'<div class="table-container"><table class="table is-narrow is-striped" style="{_NOWRAP}">']
     if header:
         html.append("<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header)
                     + "</tr></thead>")
     html.append("<tbody>")
     for row in rows:
         html.append("<tr>" + "".join(f"<td>{escape(_fmt(c))}</td>" for c in row) + "</tr>")
-    html.append("</tbody></table>")
+    html.append("</tbody></table></div>")
     return "".join(html)
-
-
-#: Score columns of a model entry in analysis/models.json, in display order.
-MODEL_COLUMNS = ("n", "n_samples", "r2", "rmse", "mae", "note")
 
 
 def model_rows(models):
@@ -179,16 +184,18 @@ def model_rows(models):
 
 
 def _models_html(models) -> str:
-    """Model scores of analysis/models.json as a table, with its provenance line."""
+    """Model scores of analysis/models.json as a table (model, samples, cross-validated score in
+    words, as in the report), warnings when the scores mean nothing, and a provenance line."""
+    from .summary import score_text, warnings
     rows = model_rows(models)
     if not rows:
         return f"<pre>{escape(json.dumps(models, indent=1))}</pre>"
-    columns = [c for c in MODEL_COLUMNS if any(c in m for _, m in rows)]
-    columns += sorted({k for _, m in rows for k, v in m.items()
-                       if k not in columns and (_is_number(v) or k == "value")})
-    html = [_table([(name, *[m.get(c, "") for c in columns]) for name, m in rows],
-                   header=("model", *columns))]
+    html = [_table([(name, m.get("n_samples", m.get("n", "")),
+                     score_text(m) or ", ".join(f"{k} {_fmt(v)}" for k, v in m.items() if _is_number(v)))
+                    for name, m in rows], header=("model", "samples", "cross-validated score"))]
     if isinstance(models, dict) and "models" in models:
+        html += [f"<p class='notification is-warning is-light mobcg-warning'>{escape(w)}</p>"
+                 for w in warnings(models)]
         meta = [f"{k}: {models[k]}" for k in ("n_train", "fingerprint", "dataset") if k in models]
         versions = models.get("versions")
         if isinstance(versions, dict):
@@ -200,8 +207,13 @@ def _models_html(models) -> str:
 
 def project_summary_html(project) -> str:
     s = project_summary(project)
-    parts = [f"<p><strong>{s['n_jobs']}</strong> jobs, IBI converged in "
-             f"<strong>{s['ibi_converged']}</strong></p>"]
+    parts = [WIDE_CARD, f"<p><strong>{s['n_jobs']}</strong> jobs, IBI reached its tolerance in "
+             f"<strong>{s['ibi_converged']}</strong> of {s['ibi_ran']}</p>"]
+    if s["ibi_ran"] > s["ibi_converged"]:
+        parts.append(f"<p class='notification is-warning is-light mobcg-warning'>IBI stopped at its iteration "
+                     f"limit in {s['ibi_ran'] - s['ibi_converged']} job(s) and kept the potential with the "
+                     "smallest RDF deviation (see each job's IBI deviation); with the demo preset's small boxes "
+                     "RDF noise keeps the deviation above the 1 % tolerance, so this is expected there.</p>")
     parts.append("<h4 class='title is-6'>Jobs by furthest finished stage</h4>")
     parts.append(_table(list(s["stages"].items()), header=("stage", "jobs")))
     parts.append("<h4 class='title is-6'>alpha = D_CG / D_AA</h4>")
@@ -374,12 +386,13 @@ def markdown_html(md: str, image_url=lambda name: name) -> str:
             rows = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table
                     if not set(r.replace("|", "").strip()) <= set("-: ")]
             head, body = rows[0], rows[1:]
-            html.append(f'<table class="table is-narrow is-striped" style="{_NOWRAP}"><thead><tr>'
+            html.append(f'<div class="table-container"><table class="table is-narrow is-striped" '
+                        f'style="{_NOWRAP}"><thead><tr>'
                         + "".join(f"<th>{_inline_md(c, image_url)}</th>" for c in head)
                         + "</tr></thead><tbody>"
                         + "".join("<tr>" + "".join(f"<td>{_inline_md(c, image_url)}</td>"
                                                    for c in r) + "</tr>" for r in body)
-                        + "</tbody></table>")
+                        + "</tbody></table></div>")
         if items:
             html.append("<ul style='list-style: disc; margin-left: 1.5em'>" + "".join(f"<li>{_inline_md(i, image_url)}</li>" for i in items)
                         + "</ul>")
@@ -418,7 +431,7 @@ def report_html(project, image_url=None) -> str | None:
             md = fh.read()
     except OSError:
         return None
-    return markdown_html(md, image_url or (lambda name: "analysis/" + name))
+    return WIDE_CARD + markdown_html(md, image_url or (lambda name: "analysis/" + name))
 
 
 class ProjectSummary(Module):
@@ -467,7 +480,7 @@ class WorkflowStatus(Module):
     """Flow status from the FlowProject's operations (not only its labels).
 
     signac-dashboard's ``FlowStatus`` shows labels only, and this project has one
-    label (``ibi_progress``, set while IBI runs).  Job pages: every operation of the
+    label (``stage``: "aa 0.72 g/cm³", "ibi 5: 2.3 %", "alpha 6.1", "failed: …").  Job pages: every operation of the
     job, the aggregate operations (datasets, models, report) it takes part in, and
     its labels.  Project page: completed/eligible/not eligible counts per operation.
     """

@@ -96,7 +96,7 @@ class LichtenbergEnvironment(DefaultSlurmEnvironment):
             "--launcher",
             type=str, default=None,
             help="MPI launcher for LAMMPS, e.g. 'srun' or 'mpirun'; exported as "
-            "MOBCG_LAUNCHER in the job.",
+            "MOBCG_MPIRUN in the job (what mobcg.lammps.command reads).",
         )
 
 

@@ -4,12 +4,48 @@ that several processes write (analysis/: `project.py run --parallel`, simultaneo
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
+
+
+class MachineError(RuntimeError):
+    """The machine is at fault, not the parameter set (LAMMPS or MPI missing, a LAMMPS build lacking
+    a package, a full disk): nothing is marked failed; `project.py run` stops with this one line."""
+
+
+class DiskFull(MachineError):
+    pass
+
+
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+MIN_FREE_BYTES = 1 << 20  # below this a LAMMPS error is blamed on the disk, not on the parameters
+
+
+def disk_full(path: str | os.PathLike) -> bool:
+    try:
+        return shutil.disk_usage(path).free < MIN_FREE_BYTES
+    except OSError:
+        return False
+
+
+def machine_fault(exc: BaseException) -> MachineError | None:
+    """The MachineError behind `exc` (flow wraps operation errors), a full disk included; else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MachineError):
+            return exc
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+            return DiskFull(f"disk full writing {exc.filename or 'a file'}: {exc.strerror}; "
+                            "free some space and rerun")
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager

@@ -113,6 +113,24 @@ def validate(forcefield: dict, where: str = "force field") -> dict:
     return flat
 
 
+def check_near_box(flat: dict[str, float], box: dict[str, tuple[float, float]], where: str) -> None:
+    """ForceFieldError unless every value lies within one published box width of `box`.
+
+    A user's own set may leave the sampling box (the models only extrapolate there), but not by more:
+    what lies further out is a unit mix-up (K in kJ/mol/nm², r0 in nm) far more often than a plan, and
+    the protocol (compression, time step, cut-offs) is tested only near the box.
+    """
+    for name, value in flat.items():
+        lo, hi = box[name]
+        width = SAMPLING_BOX[name][1] - SAMPLING_BOX[name][0]
+        if not lo - width <= value <= hi + width:
+            low = max(lo - width, 0.0) if name.startswith(("K_", "r0_")) else lo - width  # validate(): > 0
+            high = min(hi + width, 180.0) if name.startswith("theta0_") else hi + width
+            raise ForceFieldError(f"{where}: {name} = {value:g} lies more than one box width ({width:g}) outside "
+                                  f"the sampling box [{lo:g}, {hi:g}] (allowed {low:g} to {high:g}); "
+                                  "a unit mix-up?")
+
+
 def validate_box(box: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
     """Check a sampling box: every parameter, lower <= upper, and physically sane bounds."""
     missing = [n for n in PARAMETER_NAMES if n not in box]

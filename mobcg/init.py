@@ -10,7 +10,8 @@ import sys
 import signac
 
 from . import presets
-from .forcefield import OPLS_AA, SAMPLING_BOX, ForceFieldError, nest, sample, validate, validate_box
+from .forcefield import (OPLS_AA, SAMPLING_BOX, ForceFieldError, check_near_box, flatten, nest, sample, validate,
+                         validate_box)
 
 MOLECULE = "2,3,4-trimethylpentane"
 
@@ -28,6 +29,15 @@ def nest_checked(flat: dict, where: str) -> dict:
         raise ForceFieldError(f"{where}: {exc}") from None
     validate(ff, where=where)
     return ff
+
+
+def check_runnable(ff: dict, where: str) -> None:
+    """Refuse a set whose bonds are too stiff to integrate (aa.timestep), before any job exists."""
+    from .aa import timestep  # rdkit and LAMMPS helpers: only when init needs them
+    try:
+        timestep(ff)
+    except ForceFieldError as exc:
+        raise ForceFieldError(f"{where}: {exc}") from None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,6 +78,8 @@ def plan(args) -> list[tuple[dict, bool]]:
         except (OSError, json.JSONDecodeError, TypeError) as exc:
             raise ForceFieldError(f"--box {args.box}: cannot read a sampling box ({exc})") from None
     box = validate_box(box)
+    stiffest = flatten(OPLS_AA) | {"K_CC": box["K_CC"][1], "K_CH": box["K_CH"][1]}
+    check_runnable(nest(stiffest), "--box" if args.box else "sampling box")
     drawn = sample(n, args.seed, box)
     n_holdout = int(round(args.holdout * n))
     todo = [(statepoint(ff, args.preset), i < n_holdout) for i, ff in enumerate(drawn)]
@@ -79,8 +91,12 @@ def plan(args) -> list[tuple[dict, bool]]:
             raise ForceFieldError(f"--params {path}: cannot read a parameter set ({exc})") from None
         if not isinstance(flat, dict):
             raise ForceFieldError(f"--params {path}: expected a JSON object of the 19 parameters")
-        # Own sets are checked for sanity (signs, angles), not for the sampling box.
-        todo.append((statepoint(nest_checked(flat, path), args.preset), False))
+        # Own sets are checked for sanity (signs, angles), a runnable time step, and to lie within one
+        # box width of the sampling box (forcefield.check_near_box).
+        ff = nest_checked(flat, path)
+        check_near_box(flatten(ff), box, f"--params {path}")
+        check_runnable(ff, f"--params {path}")
+        todo.append((statepoint(ff, args.preset), False))
     todo += published_sets(args)
     if not args.no_reference:
         todo.append((statepoint(OPLS_AA, args.preset), False))

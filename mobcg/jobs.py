@@ -11,7 +11,7 @@ import numpy as np
 
 from . import files, presets
 from .forcefield import ForceFieldError, validate
-from .lammps import LammpsError, LammpsNotFound
+from .lammps import LammpsError
 
 
 class StageFailed(RuntimeError):
@@ -31,11 +31,17 @@ def preset(job) -> dict:
 
 
 def check_statepoint(job) -> None:
-    """Raise StatepointError naming the job and the value unless force field, preset, temperature
-    and pressure are usable."""
+    """Raise StatepointError naming the job and the value unless force field (its bonds not too stiff
+    for aa.timestep included), preset, temperature and pressure are usable."""
     import signac.errors
+
+    from . import aa
     try:
-        forcefield(job)
+        ff = forcefield(job)
+        try:
+            aa.timestep(ff)
+        except ForceFieldError as exc:
+            raise ForceFieldError(f"job {job.id}: {exc}") from None
     except ForceFieldError as exc:
         raise StatepointError(str(exc)) from None
     except signac.errors.JobsCorruptedError:
@@ -67,6 +73,55 @@ def _plain(value):
 
 
 _SNAPSHOTS: dict = {}
+# While `project.py status` evaluates its conditions (jobs.snapshot()): each job's document, file list,
+# and the analysis files, read once for that one status command, then forgotten.
+_FROZEN: dict | None = None
+
+
+@contextlib.contextmanager
+def snapshot():
+    """Read every job's state at most once inside the block (one status evaluation).
+
+    flow evaluates ~30 conditions per job; each stat or JSON read again costs ~10 µs (300 000 at
+    10 000 jobs). Within one status command a job's state read once is as current as read 30 times,
+    and consistent across its conditions; nothing survives the block, so `project.py run`, which
+    changes documents between evaluations, never sees a frozen copy.
+    """
+    global _FROZEN
+    outer, _FROZEN = _FROZEN, {} if _FROZEN is None else _FROZEN
+    try:
+        yield
+    finally:
+        _FROZEN = outer
+
+
+def once(key, compute):
+    """compute() memoised under `key` inside jobs.snapshot(), computed every time outside it."""
+    if _FROZEN is None:
+        return compute()
+    try:
+        return _FROZEN[key]
+    except KeyError:
+        value = _FROZEN[key] = compute()
+        return value
+
+
+def has_file(job, name: str) -> bool:
+    """job.isfile(name), from one directory listing per job inside jobs.snapshot()."""
+    if _FROZEN is None:
+        return os.path.isfile(os.path.join(job.path, name))
+    key = ("listing", job.path)
+    listing = _FROZEN.get(key)
+    if listing is None:
+        listing = _FROZEN[key] = _listing(job.path)
+    return name in listing
+
+
+def _listing(path: str) -> frozenset:
+    try:
+        return frozenset(os.listdir(path))
+    except FileNotFoundError:
+        return frozenset()
 
 
 def document(job) -> dict:
@@ -75,8 +130,19 @@ def document(job) -> dict:
     ``project.py status`` evaluates ~20 conditions per job and each ``job.doc`` access decodes the
     JSON again (~25 µs, also in flow's buffered mode): 10 000 jobs meant 340 000 decodes.  signac
     replaces the file on every write (new inode), so (inode, mtime, size) from one ``os.stat``
-    tells whether the cached copy is current.  Never write to the returned dict.
+    tells whether the cached copy is current; inside jobs.snapshot() even the stat is done once.
+    Never write to the returned dict.
     """
+    if _FROZEN is not None:  # inlined jobs.once: ~30 calls per job in `status`
+        path = job.path
+        doc = _FROZEN.get(path)
+        if doc is None:
+            doc = _FROZEN[path] = _document(job)
+        return doc
+    return _document(job)
+
+
+def _document(job) -> dict:
     fn = os.path.join(job.path, "signac_job_document.json")
     try:
         st = os.stat(fn)
@@ -103,21 +169,51 @@ def is_failed(job) -> bool:
 def failures(job, stage: str):
     """Mark the job failed (with the reason) when its parameter set breaks the simulation.
 
-    Failed jobs are skipped by every later stage and never retried; LAMMPS missing or our own bugs
-    still raise, so they are not mistaken for bad physics. A statepoint that is not a usable parameter
-    set (StatepointError from check_statepoint, which every operation calls first inside this block: a
-    hand-edited K_CC = "abc", a negative force constant, an unknown preset) fails the job the same way,
-    naming the job and the value. First it sweeps the job folder of
-    temporaries an earlier, killed attempt left (files.sweep_temporaries).
+    Failed jobs are skipped by every later stage and never retried. A statepoint that is not a usable
+    parameter set (StatepointError from check_statepoint, which every operation calls first inside this
+    block: a hand-edited K_CC = "abc", a negative force constant, a bond too stiff to integrate, an
+    unknown preset) fails the job the same way, naming the job and the value. Faults of the machine
+    (files.MachineError: LAMMPS or MPI missing, a LAMMPS lacking a package, a full disk) mark nothing
+    and propagate: `project.py run` stops with one line; so do damaged files (a truncated GSD or
+    table), which name the file. Any other exception (a bug, or a set no check
+    foresaw) fails this job too, with the exception and its traceback in the job folder, so that one
+    absurd set never ends the run for all the others. First it sweeps the job folder of temporaries
+    an earlier, killed attempt left (files.sweep_temporaries).
     """
     files.sweep_temporaries(job.path)
     try:
         yield
-    except LammpsNotFound:
+    except files.MachineError:
         raise
     except (LammpsError, StageFailed) as exc:
-        job.doc.update({"failed": True, "failure_reason": str(exc), "failed_stage": stage})
-        print(f"job {job.id}: {stage} failed: {exc}", flush=True)
+        _mark_failed(job, stage, str(exc))
+    except Exception as exc:
+        fault = files.machine_fault(exc)
+        if fault is not None:
+            raise fault from exc
+        if isinstance(exc, _damaged_file_errors()):  # the file's fault: fix or delete it and rerun
+            raise
+        import traceback
+        with contextlib.suppress(OSError):
+            files.write_text(job.fn(TRACEBACK), traceback.format_exc())
+        _mark_failed(job, stage, f"job {job.id}: unexpected {type(exc).__name__} in {stage}: {exc} "
+                                 f"(traceback in {TRACEBACK})")
+
+
+TRACEBACK = "failure_traceback.txt"
+
+
+def _damaged_file_errors() -> tuple:
+    from . import datasets, tables
+    from .lammps import trajectory
+    return trajectory.TrajectoryError, tables.TableError, datasets.DatasetError
+
+
+def _mark_failed(job, stage: str, reason: str) -> None:
+    if files.disk_full(job.path):  # LAMMPS or a writer failed for want of space: not the parameters
+        raise files.DiskFull(f"job {job.id}: {stage}: disk full in {job.path}; free some space and rerun")
+    job.doc.update({"failed": True, "failure_reason": reason, "failed_stage": stage})
+    print(f"job {job.id}: {stage} failed: {reason}", flush=True)
 
 
 def save_columns(path: str | os.PathLike, header: str, *columns) -> None:

@@ -100,6 +100,8 @@ def _write(job_list, directory: Path) -> Path:
         else:
             score = info.get("note", "")
         lines.append(f"| {name} | {info.get('n_samples', info.get('n', ''))} | {score} |")
+    from .summary import warnings
+    lines += [""] + [f"**Warning:** {w}." for w in warnings(models_json)]
     lines += ["", _potentials(directory), ""] + _parity(models_json, directory)
     lines += ["", "## Closed-loop validation (held-out jobs, predicted potentials simulated with LAMMPS)", "",
               "| job | alpha_pred structure | RDF r² structure | alpha_pred mobility | RDF r² mobility |",

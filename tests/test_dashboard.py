@@ -78,7 +78,7 @@ def test_home_redirects_to_project_summary(client, results_project):
     html = r.get_data(as_text=True)
     for text in ("Project summary", "4</strong> jobs", "CG analysed", "IBI done",
                  "lost atoms in equilibrate_aa", "alpha-histogram", "data:image/png;base64",
-                 "structure", "0.931", "mobility", "no mobility-preserving pairs",
+                 "structure", "R² 0.93", "mobility", "no mobility-preserving pairs",
                  "n_train: 40", "sklearn 1.9.1", "Project Schema", "replica",
                  "forcefield.bonds.CC.k", "float: 268.0, 278.0, 288.0, 298.0",
                  "float: 298.15"):
@@ -235,3 +235,118 @@ def test_dashboard_screenshot_is_not_blank(served_dashboard, tmp_path):
     if os.environ.get("MOBCG_UPDATE_SCREENSHOT") == "1":
         (REPO / "docs").mkdir(exist_ok=True)
         shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
+
+
+# -- does every card hold its content? (headless Chromium measures) ------------------------
+
+# What a 4-job demo leaves: 4 training jobs, CV R² below 0, IBI stopped at its iteration limit.
+DEMO_MODELS = {"fingerprint": "3f1c0a9be2d4", "dataset": "9d2e41c07b11", "n_train": 4,
+               "versions": {"numpy": "2.4.6", "scikit-learn": "1.9.1", "scipy": "1.16.3"},
+               "models": {"structure": {"file": "models/structure.joblib", "n_samples": 4, "rmse": 0.2134,
+                                        "rmse_mean_baseline": 0.1987, "n": 4, "k": 4},
+                          "mobility": {"note": "no mobility-preserving pairs among the training jobs "
+                                               "(tol 0.3, r² ≥ 0.9): not trained"},
+                          **{t: {"file": f"models/{t}.joblib", "r2": -1.7342, "mae": 0.8123, "n": 4, "k": 4,
+                                 "y": [1.0, 2.0, 3.0, 4.0], "pred": [2.0, 2.0, 2.0, 2.0],
+                                 "learning_curve": {"note": "too few training jobs (4) for a learning curve"}}
+                             for t in ("alpha", "D_CG", "D_AA")}}}
+
+# analysis/report.md as mobcg.report writes it (its two wide tables)
+DEMO_REPORT = """# mobcg project report
+
+Preset(s): demo — **demo-grade numbers**: tiny boxes, picosecond runs; not comparable with the published ones.
+
+## Data space
+
+- jobs: 6; finished (alpha known): 5; failed: 1
+
+| job | reference | holdout | density g/cm³ | D_AA 1e-9 m²/s | D_CG 1e-9 m²/s | alpha | IBI dev. |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "".join(f"| `{i}f3a9c2{i}` | {'yes' if i == 0 else ''} | {'yes' if i == 4 else ''} | 0.7{i}1 | "
+              f"1{i}.23 ± 0.45 | 10{i}.21 ± 1.34 | 8.{i}7 | 2.{i} % |\n" for i in range(5)) + """
+## Models (k-fold cross-validation on the training jobs)
+
+| model | samples | score |
+| --- | --- | --- |
+| structure | 4 | RMSE 0.213 kcal/mol (predict-the-mean: 0.199) |
+| mobility |  | no mobility-preserving pairs among the training jobs (tol 0.3, r² ≥ 0.9): not trained |
+| alpha | 4 | R² -1.73, MAE 0.812 |
+
+<!-- models 3f1c0a9be2d4 -->
+"""
+
+# Runs in the page after layout: every table, image and preformatted block against its card's content box.
+MEASURE_JS = """
+<script>
+window.addEventListener('load', () => {
+  const out = [];
+  document.querySelectorAll('.card').forEach(card => {
+    const content = card.querySelector('.card-content');
+    if (!content) return;
+    const box = content.getBoundingClientRect();
+    const style = getComputedStyle(content);
+    const right = box.right - parseFloat(style.paddingRight);
+    const title = (card.querySelector('.card-header-title') || {}).textContent || '';
+    content.querySelectorAll('table, img, pre').forEach(el => {
+      const r = el.getBoundingClientRect();
+      out.push({card: title.trim(), tag: el.tagName, width: Math.round(r.width), right: Math.round(r.right),
+                card_right: Math.round(right), card_width: Math.round(box.width),
+                text: (el.innerText || el.alt || '').slice(0, 40)});
+    });
+  });
+  const warnings = [...document.querySelectorAll('.mobcg-warning')].map(e => e.innerText);
+  const pre = document.createElement('pre');
+  pre.id = 'mobcg-measure';
+  pre.textContent = JSON.stringify({window: window.innerWidth, elements: out, warnings: warnings});
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def measure(chromium, url, tmp_path, width=1400):
+    """Load `url` in headless Chromium at `width` px with MEASURE_JS added; its measurements."""
+    import html as html_lib
+    import re
+    import urllib.request
+
+    page = urllib.request.urlopen(url, timeout=30).read().decode()
+    base = url.split("/", 3)[:3]
+    page = page.replace("<head>", f'<head><base href="{"/".join(base)}/">', 1)
+    page = page.replace("</body>", MEASURE_JS + "</body>", 1)
+    local = tmp_path / "page.html"
+    local.write_text(page)
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},900",
+           "--virtual-time-budget=10000", "--dump-dom", local.as_uri()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="mobcg-measure">(.*?)</pre>', r.stdout, re.S)
+    assert found, f"no measurement (rc {r.returncode}):\n{r.stderr[-3000:]}"
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+def test_dashboard_cards_hold_their_tables_at_1400px(served_dashboard, results_project, tmp_path):
+    """The model table and the report's job table fit their cards (no column cut at the edge), and
+    a 4-job demo's scores and IBI line come with their warnings."""
+    if _chromium() is None:
+        pytest.skip("chromium not installed (Debian package 'chromium', .ci/install-debian.sh)")
+    analysis = Path(results_project.path) / "analysis"
+    (analysis / "models.json").write_text(json.dumps(DEMO_MODELS))
+    (analysis / "report.md").write_text(DEMO_REPORT)
+    for job in results_project:  # as the demo preset leaves them: IBI at its iteration limit
+        if "ibi_converged" in job.doc:
+            job.doc["ibi_converged"] = False
+    found = measure(_chromium(), f"{served_dashboard}/project/", tmp_path)
+    assert found["window"] == 1400
+    elements = found["elements"]
+    cards = {e["card"] for e in elements}
+    assert {"Project summary", "Report (analysis/report.md)"} <= cards, cards
+    spilled = [e for e in elements if e["right"] > e["card_right"] + 1]
+    assert not spilled, "out of their cards:\n" + "\n".join(map(str, spilled))
+    report_job_table = next(e for e in elements if e["tag"] == "TABLE" and e["text"].startswith("job"))
+    assert report_job_table["card_width"] > 1000  # a full-width card, not half of the row
+    warnings = " | ".join(found["warnings"])
+    assert "only 4 training job(s)" in warnings and "worse than predicting the mean" in warnings, warnings
+    assert "IBI stopped at its iteration limit in 3 job(s)" in warnings, warnings

