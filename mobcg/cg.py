@@ -18,7 +18,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy
 import numpy as np
 
 from . import analysis, ibi, jobs, lammps, tables
@@ -193,11 +192,12 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     r_max, bins = r[-1] + dr / 2, len(r)
     # grid honesty: analysis.rdf gives bin centres of a histogram from 0; IBI compares g and g_target
     # bin by bin, so a target on any other grid, or past half the box, would be silently misread
-    if not (numpy.allclose(numpy.diff(r), dr, rtol=1e-4) and abs(r[0] - dr / 2) <= 1e-3 * dr):  # freud: float32
+    if abs(r[1:] - r[:-1] - dr).max() > 1e-4 * dr or abs(r[0] - dr / 2) > 1e-3 * dr:  # freud: float32
         raise ValueError(f"IBI grid: r must be the bin centres of a histogram from 0 (r[0] = dr/2, uniform); "
                          f"got r[0] = {r[0]:.6g} Å, dr = {dr:.6g} Å")
-    if r_max > 0.5 * float(numpy.min(box)) * (1 + 1e-9):
-        raise ValueError(f"IBI grid: r_max = {r_max:.4g} Å exceeds half the CG box ({0.5 * float(numpy.min(box)):.4g} Å)")
+    half = 0.5 * float(np_asarray(box).min())  # (`np` is the rank count here, not numpy)
+    if r_max > half * (1 + 1e-9):
+        raise ValueError(f"IBI grid: r_max = {r_max:.4g} Å exceeds half the CG box ({half:.4g} Å)")
     r_cut = min(float(r_cut), float(r[-1]))
     p_tol = section.get("p_tol") if P_target is not None else None
 
@@ -227,7 +227,7 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
     positions, box = initial_configuration(job)
     # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
     aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))[2]
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(numpy.min(aa_boxes)), *box])
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(aa_boxes.min()), *box])
     r, g_target = _target(job, r_max, bins)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
@@ -268,6 +268,9 @@ def sample(job, np: int = 1, progress=print) -> CGRun:
     positions, box = initial_configuration(job)
     r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
     work = Path(job.fn("cg_run"))
+    # a killed longer rerun continues at the length it was asked for
+    asked = lammps.requested_steps(work, RUN_NAME) * float(sec["timestep_fs"]) / 1000
+    sec["production_ps"] = max(float(sec["production_ps"]), asked)
     while True:
         run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
                        r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=bead_mass(job),
