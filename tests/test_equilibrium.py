@@ -177,3 +177,52 @@ def test_untrusted_jobs_stay_out_of_the_datasets(tiny):
     assert not aggregate.finished(job) and aggregate.untrusted_because(job) == ["D_CG_diffusive"]
     job.doc["D_CG_diffusive"] = True
     assert aggregate.finished(job)
+
+
+KILLABLE = '''
+import sys, signac
+from mobcg import aa, presets
+presets.PRESETS["tiny"]["aa"].update(production_ps=1.0, production_max_ps=4.0, equilibrate_ps=1.0,
+                                     equilibrate_block_ps=1.0, equilibrate_max_ps=3.0, density_every_ps=0.02)
+presets.PRESETS["tiny"]["analysis"].update(density_tol=float(sys.argv[4]))  # 0.002: NPT extends to the cap
+job = signac.get_project(sys.argv[1]).open_job(id=sys.argv[2])
+getattr(aa, sys.argv[3])(job, progress=None)
+'''
+
+
+@pytest.mark.parametrize("stage, name, cap_ps", [("sample", "sample_aa", 4.0), ("equilibrate", "equilibrate_aa", 3.0)])
+def test_killed_extension_resumes_where_it_stopped(tmp_path, stage, name, cap_ps):
+    """SIGKILL while an extension segment runs: the rerun continues it (same target length), and every
+    frame / density row appears once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = signac.init_project(tmp_path / "p")
+    job = project.open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
+    aa.build(job)
+    script = tmp_path / "run.py"
+    script.write_text(KILLABLE)
+    cmd = [sys.executable, str(script), str(tmp_path / "p"), job.id]
+    if stage == "sample":
+        subprocess.run(cmd + ["equilibrate", "1.0"], check=True)
+    cmd.append(stage)
+    cmd.append("0.002")
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not Path(job.fn(f"{name}.2.log")).exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if stage == "equilibrate":  # the tolerance cannot be met: it ends at the cap, naming the drift
+        assert "did not settle within 3 ps" in done.stderr, done.stderr[-500:]
+        t, rho = aa._npt_density(job, sorted(int(p.name.split(".")[1]) for p in Path(job.path).glob(f"{name}.*.in")), 1.0)
+        assert t[-1] == pytest.approx(cap_ps) and len(np.unique(t)) == len(t) == round(cap_ps / 0.02) + 1
+    else:
+        assert done.returncode == 0, done.stderr[-500:]
+        t, _, _ = aa.trajectory.read_gsd(job.fn(aa.TRAJECTORY))
+        assert t[-1] == pytest.approx(cap_ps * 1000) and len(np.unique(t)) == len(t) == round(cap_ps / 0.05) + 1
