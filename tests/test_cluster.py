@@ -7,6 +7,7 @@ in a tmp dir, exactly as a user would run the real project.py.
 from __future__ import annotations
 
 import os
+import sys
 import re
 import subprocess
 import time
@@ -115,10 +116,9 @@ def test_lichtenberg_script_has_account_partition_modules_and_directives(
 def test_lichtenberg_script_sets_the_lammps_command_the_job_runs(standin_project, monkeypatch, tmp_path):
     """--lmp/--launcher reach LAMMPS: with the script's exports, lammps.command is launcher + lmp."""
     import json
-    import shutil
 
     project = standin_project(n_jobs=1)
-    lmp = shutil.which("lmp")  # the wheel's: command() checks that it exists
+    lmp = str(Path(sys.executable).parent / "lmp")  # the wheel's (PATH need not hold the venv): command() checks it exists
     bindir = Path(os.environ["PATH"].split(os.pathsep)[0])  # fake_squeue's folder, first on PATH
     (bindir / "srun").write_text("#!/bin/sh\nexit 0\n")
     (bindir / "srun").chmod(0o755)
