@@ -111,7 +111,11 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
     (D_AA >= the preset's published_min_D_AA), whose MSD turns diffusive within a short production.
     """
     preset = presets.get(args.preset)
-    n = preset.get("published", 0) if args.published is None else args.published
+    # the preset's published sets are its default draw: asking for --n random sets replaces them
+    if args.published is None:
+        n = preset.get("published", 0) if args.n is None else 0
+    else:
+        n = args.published
     if n < 0:
         raise ForceFieldError(f"--published {n}: the number of published sets must be >= 0")
     if n == 0:

@@ -114,3 +114,91 @@ def test_lock_is_exclusive_and_released_when_the_holder_dies(tmp_path):
         holder.kill()
         holder.wait()
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel released it
+
+
+# -- every aggregate writer and reader of analysis/ takes the lock -------------------------------------
+
+HOLDER = '''
+import sys, time
+from mobcg import files
+with files.locked(sys.argv[1], shared=sys.argv[2] == "shared"):
+    print("locked", flush=True)
+    sys.stdin.readline()  # hold until the test says so
+'''
+
+
+def _blocked_while_held(directory, shared, call):
+    """Run `call` in a thread while another process holds analysis/.lock (shared or exclusive):
+    returns (seconds the call was still waiting when the holder let go, what the call raised)."""
+    import threading
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(directory), "shared" if shared else "exclusive"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        outcome = {}
+
+        def target():
+            try:
+                call()
+            except Exception as exc:  # noqa: BLE001 -- whatever it raises once it got the lock
+                outcome["error"] = exc
+            outcome["done"] = time.monotonic()
+
+        thread = threading.Thread(target=target, daemon=True)
+        started = time.monotonic()
+        thread.start()
+        thread.join(1.5)
+        released = time.monotonic()
+        waited = "done" not in outcome
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+        thread.join(60)
+        assert "done" in outcome, "the call never returned after the lock was released"
+        return (released - started if waited else outcome["done"] - started - 1.5), outcome.get("error")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_train_models_and_write_report_wait_for_any_holder_of_the_lock(tmp_path):
+    """train_models and write_report (report.write) write analysis/ exclusively: they wait while
+    another process holds the lock even shared (a reader: predict, validate_prediction). Once the
+    lock is free they go on (here they then stop at the empty analysis/ folder)."""
+    from mobcg import report
+
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    for call in (lambda: aggregate.train_models(analysis), lambda: report.write([], analysis)):
+        waited, error = _blocked_while_held(analysis, True, call)
+        assert waited >= 1.4, f"did not wait for the lock ({waited:.2f} s)"
+        assert error is not None  # it did run once the lock was free: nothing to train on / report
+
+
+def test_predict_and_validation_wait_for_a_writer(tmp_path):
+    """predict and validate_prediction (aggregate.validate) read the models under a shared lock: they
+    wait while a writer (train_models, build_datasets) holds it exclusively, and then go on."""
+    from mobcg.lammps import trajectory
+
+    project = signac.init_project(tmp_path / "project")
+    job = fake_finished_job(project, forcefield.OPLS_AA, 0, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    import gsd.hoomd
+    with gsd.hoomd.open(job.fn("aa_com.gsd"), "w") as traj:
+        for k in range(3):
+            traj.append(trajectory.frame(rng.uniform(0, 20, (27, 3)), np.array([20.0] * 3), 100 * k, 1.0))
+    analysis = tmp_path / "analysis"
+    (analysis / "models").mkdir(parents=True)
+    (analysis / "models.json").write_text("{}")
+    (analysis / "models" / "structure.joblib").write_text("not a model")
+    params = forcefield.flatten(forcefield.OPLS_AA)
+    for call in (lambda: aggregate.predict(params, analysis, tmp_path / "out"),
+                 lambda: aggregate.validate(job, analysis)):
+        waited, error = _blocked_while_held(analysis, False, call)
+        assert waited >= 1.4, f"did not wait for the lock ({waited:.2f} s)"
+        assert error is not None  # after the lock: the stand-in model file is unreadable
+    # two readers do not wait for each other
+    waited, _ = _blocked_while_held(analysis, True, lambda: aggregate.predict(params, analysis, tmp_path / "out"))
+    assert waited < 1.0

@@ -350,3 +350,51 @@ def test_dashboard_cards_hold_their_tables_at_1400px(served_dashboard, results_p
     warnings = " | ".join(found["warnings"])
     assert "only 4 training job(s)" in warnings and "worse than predicting the mean" in warnings, warnings
     assert "IBI stopped at its iteration limit in 3 job(s)" in warnings, warnings
+
+
+# -- the numbers themselves: formatted values with units and errors, counts, the report ---------------
+
+
+def test_job_page_shows_each_value_formatted_with_its_unit_and_error(client, results_project):
+    """The Results card's rows, exactly: 4 significant digits, "± err" where the document has one,
+    the unit. The raw job-document card shows the unformatted numbers, so these rows can only come
+    from the Results card."""
+    job = next(j for j in results_project if j.sp.replica == 0)
+    job.doc.update({"density": 0.72345678, "D_AA": 2.345678, "D_AA_err": 0.0456789, "ibi_iterations": 13,
+                    "ibi_deviation": 0.00812345, "ibi_converged": True, "D_CG": 14.56789, "D_CG_err": 0.345678,
+                    "alpha": 14.56789 / 2.345678})
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    for label, value, unit in (("AA density", "0.7235", "g/cm³"), ("D_AA", "2.346 ± 0.04568", "1e-9 m²/s"),
+                               ("IBI iterations", "13", ""), ("IBI RDF deviation", "0.008123", "fraction"),
+                               ("IBI converged", "True", ""), ("D_CG", "14.57 ± 0.3457", "1e-9 m²/s"),
+                               ("alpha = D_CG / D_AA", "6.211", "")):
+        assert f"<tr><td>{label}</td><td>{value}</td><td>{unit}</td></tr>" in html, label
+
+
+def test_project_page_counts_operations_of_a_project_in_a_known_state(client, results_project):
+    """The stand-in project: replicas 0-2 have density and D_AA (both operations completed), replica 3
+    failed before either (build_aa eligible, analyze_aa waiting for it). Counted by hand: build_aa
+    3 completed / 1 eligible / 0 not eligible; analyze_aa 3 / 0 / 1."""
+    html = client.get("/project/").get_data(as_text=True)
+    assert "<tr><td>build_aa</td><td>3</td><td>1</td><td>0</td><td>per job</td></tr>" in html
+    assert "<tr><td>analyze_aa</td><td>3</td><td>0</td><td>1</td><td>per job</td></tr>" in html
+    # one more job's density: the counts follow
+    job = next(j for j in results_project if j.sp.replica == 3)
+    job.doc["density"] = 0.7
+    html = client.get("/project/").get_data(as_text=True)
+    assert "<tr><td>build_aa</td><td>4</td><td>0</td><td>0</td><td>per job</td></tr>" in html
+    assert "<tr><td>analyze_aa</td><td>3</td><td>1</td><td>0</td><td>per job</td></tr>" in html
+
+
+def test_project_page_shows_the_reports_text(client, results_project):
+    """analysis/report.md's headings, sentences, list items and table cells appear on the project page."""
+    (Path(results_project.path) / "analysis" / "report.md").write_text(
+        "# mobcg project report\n\nPreset(s): tiny — **demo-grade numbers**.\n\n## Data space\n\n"
+        "- jobs: 4; finished (alpha known): 2; failed: 1\n\n"
+        "| job | alpha |\n| --- | --- |\n| `0123abcd` | 6.21 |\n\n<!-- models be65cb1c0824 -->\n")
+    html = client.get("/project/").get_data(as_text=True)
+    assert "Report (analysis/report.md)" in html
+    for text in ("mobcg project report</h4>", "<strong>demo-grade numbers</strong>", "<h5 class='title is-6'>Data space</h5>",
+                 "<li>jobs: 4; finished (alpha known): 2; failed: 1</li>", "<td><code>0123abcd</code></td><td>6.21</td>"):
+        assert text in html, text
+    assert "be65cb1c0824 --" not in html  # the fingerprint comment is not text

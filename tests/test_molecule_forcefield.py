@@ -65,3 +65,34 @@ def test_pack_has_no_overlaps():
     com = xyz.reshape(8, mol.n_atoms, 3).mean(axis=1)
     assert np.all(xyz >= 0) and np.all(xyz < length)
     assert len(np.unique(np.round(com, 3), axis=0)) == 8
+
+
+def _min_intermolecular_distance(xyz, n_atoms, length):
+    """Smallest minimum-image distance between atoms of different molecules (Å), brute force."""
+    mol_of = np.repeat(np.arange(len(xyz) // n_atoms), n_atoms)
+    best = np.inf
+    for i in range(len(xyz)):
+        d = xyz - xyz[i]
+        d -= length * np.round(d / length)
+        r = np.linalg.norm(d, axis=1)
+        other = mol_of != mol_of[i]
+        best = min(best, r[other].min())
+    return best
+
+
+@pytest.mark.parametrize("n, seed, scale", [(8, 3, 1.0), (27, 0, 1.0), (27, 5, 1.3)])
+def test_pack_keeps_molecules_2_5_angstrom_apart(n, seed, scale):
+    """pack promises molecules free of overlaps: its lattice spacing is the molecule's extent plus
+    2.5 Å (about the C–H···H–C contact distance), so no two atoms of different molecules may come
+    closer than 2.5 Å (minimum image, across the periodic box too); molecules stay whole and rigid."""
+    mol = build()
+    xyz, length = pack(mol, n, seed=seed, scale=scale)
+    assert xyz.shape == (n * mol.n_atoms, 3) and np.all(xyz >= 0) and np.all(xyz < length)
+    assert _min_intermolecular_distance(xyz, mol.n_atoms, length) >= 2.5 - 1e-9
+    # each molecule is the (scaled) conformer, rotated: its internal distances are unchanged
+    ref = np.linalg.norm(mol.positions[:, None] - mol.positions[None], axis=-1) * scale
+    for k in range(n):
+        m = xyz[k * mol.n_atoms:(k + 1) * mol.n_atoms]
+        d = m[:, None] - m[None]
+        d -= length * np.round(d / length)
+        assert np.allclose(np.linalg.norm(d, axis=-1), ref, atol=1e-6)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Mutation score per module (issue 14): how many of mutmut's mutants of each fast module the tests kill.
+# On demand, not in CI:  pip install -e '.[mutation]'  then  bash benchmarks/mutation_score.sh [module ...]
+# (default: ibi analysis tables forcefield datasets models files jobs). Works in a temporary copy of the
+# checkout; prints "module killed/total percent survived" and the survivors' names (judge which are
+# equivalent mutants with `mutmut show NAME` in the copy, whose path is printed). Goal: >= 80 % killed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python}
+modules=${*:-ibi analysis tables forcefield datasets models files jobs}
+jobs_=${MUTMUT_CHILDREN:-2}
+
+declare -A tests=(
+  [ibi]="tests/test_ibi.py"
+  [analysis]="tests/test_analysis.py"
+  [tables]="tests/test_tables.py"
+  [forcefield]="tests/test_molecule_forcefield.py tests/test_bad_input.py"
+  [datasets]="tests/test_datasets_models.py"
+  [models]="tests/test_datasets_models.py"
+  [files]="tests/test_concurrency.py"
+  [jobs]="tests/test_bad_input.py tests/test_concurrency.py"
+)
+
+printf '%-11s %9s %7s  %s\n' module killed/all percent survivors
+for module in $modules; do
+  work=$(mktemp -d "/tmp/mutation_${module}_XXXX")
+  (cd "$here" && git ls-files -z | xargs -0 tar -cf - --) | tar -xf - -C "$work"
+  selection=$(printf '"%s", ' ${tests[$module]:-tests})
+  cat >> "$work/pyproject.toml" <<TOML
+
+[tool.mutmut]
+source_paths = ["mobcg/"]
+only_mutate = ["mobcg/${module}.py"]
+also_copy = ["project.py", "init.py", "dashboard.py", "templates/", "mobcg/lammps/templates/", "mobcg/reference/"]
+pytest_add_cli_args_test_selection = [${selection%, }]
+pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider"]
+TOML
+  (cd "$work" && "$python" -m mutmut run --max-children "$jobs_" >"$work/mutmut.log" 2>&1) || true
+  (cd "$work" && "$python" -m mutmut results --all true >"$work/results.txt" 2>&1) || true
+  "$python" - "$module" "$work" <<'PY'
+import re, sys
+from collections import Counter
+module, work = sys.argv[1], sys.argv[2]
+status = dict(re.findall(r"^\s*(\S+__mutmut_\d+): (.+?)\s*$", open(f"{work}/results.txt").read(), re.M))
+count = Counter(status.values())
+total = len(status)
+killed = count.get("killed", 0) + count.get("timeout", 0)
+survivors = sorted(k for k, v in status.items() if v not in ("killed", "timeout"))
+pct = 100 * killed / total if total else float("nan")
+print(f"{module:<11} {killed:>4}/{total:<4} {pct:6.1f} %  {len(survivors)} not killed "
+      f"({', '.join(f'{k}: {v}' for k, v in count.items() if k not in ('killed', 'timeout')) or '-'}); copy: {work}")
+for name in survivors:
+    print(f"    {name}: {status[name]}")
+PY
+done
