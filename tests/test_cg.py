@@ -17,16 +17,6 @@ from mobcg.lammps import trajectory
 
 
 
-def _lammps_missing() -> bool:
-    try:
-        lammps.command()
-    except lammps.LammpsNotFound:
-        return True
-    return False
-
-
-pytestmark = pytest.mark.skipif(_lammps_missing(), reason="LAMMPS (lmp) not installed")
-
 T = 298.15
 N = 256
 RHO = 0.0037  # beads / Å³

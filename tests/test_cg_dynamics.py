@@ -23,16 +23,6 @@ import pytest
 from mobcg import analysis, cg, lammps, tables
 
 
-def _lammps_missing() -> bool:
-    try:
-        lammps.command()
-    except lammps.LammpsNotFound:
-        return True
-    return False
-
-
-pytestmark = pytest.mark.skipif(_lammps_missing(), reason="LAMMPS (lmp) not installed")
-
 SIGMA, EPS_K, MASS = 3.405, 119.8, 39.948  # Å, K, g/mol (argon)
 KB = 0.0019872041  # kcal/mol/K
 EPS = EPS_K * KB  # kcal/mol
