@@ -9,6 +9,7 @@ import sys
 import signac
 
 from . import presets
+from .published import PublishedModelError
 from .forcefield import OPLS_AA, SAMPLING_BOX, ForceFieldError, nest, sample, validate, validate_box
 
 MOLECULE = "2,3,4-trimethylpentane"
@@ -42,6 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--holdout", type=float, default=0.2,
                         help="fraction of random sets kept out of training to validate predictions")
     parser.add_argument("--no-reference", action="store_true", help="do not add the unmodified OPLS-AA set")
+    parser.add_argument("--suggest", type=int, default=0, metavar="N",
+                        help="add N parameter sets from the sampling box where the models are least certain "
+                             "(acquisition: summed GP posterior variance, see mobcg.suggest); implies --n 0 "
+                             "unless --n is given")
     parser.add_argument("--root", default=".", help="project directory (default: here)")
     return parser.parse_args(argv)
 
@@ -49,9 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def plan(args) -> list[tuple[dict, bool]]:
     """All (statepoint, holdout) pairs to create; raises with one message before anything is written."""
     presets.get(args.preset)
-    n = presets.get(args.preset)["n_random"] if args.n is None else args.n
+    n = (0 if args.suggest else presets.get(args.preset)["n_random"]) if args.n is None else args.n
     if n < 0:
         raise ForceFieldError(f"--n {n}: the number of parameter sets must be >= 0")
+    if args.suggest < 0:
+        raise ForceFieldError(f"--suggest {args.suggest}: the number of parameter sets must be >= 0")
     if not 0 <= args.holdout < 1:
         raise ForceFieldError(f"--holdout {args.holdout}: must lie in [0, 1)")
     box = dict(SAMPLING_BOX)
@@ -77,6 +84,10 @@ def plan(args) -> list[tuple[dict, bool]]:
         todo.append((statepoint(nest_checked(flat, path), args.preset), False))
     if not args.no_reference:
         todo.append((statepoint(OPLS_AA, args.preset), False))
+    if args.suggest:
+        from . import suggest
+        todo += [(statepoint(ff, args.preset), False, doc) for ff, doc in
+                 suggest.suggest(args.suggest, args.seed, box, args.root, [sp for sp, _ in todo])]
     return todo
 
 
@@ -84,18 +95,21 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         todo = plan(args)
-    except (ForceFieldError, presets.PresetError) as exc:
+    except (ForceFieldError, presets.PresetError, PublishedModelError) as exc:
         print(f"init.py: error: {exc}", file=sys.stderr)
         return 2
     project = signac.init_project(args.root)
     created = 0
-    for sp, holdout in todo:
+    for sp, holdout, *doc in todo:
         job = project.open_job(sp)
         if job not in project:
             created += 1
         job.init()
         job.doc.setdefault("holdout", holdout)
+        for key, value in (doc[0] if doc else {}).items():
+            job.doc.setdefault(key, value)
         if sp["forcefield"] == OPLS_AA:
             job.doc.setdefault("reference", True)
-    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})")
+    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})"
+          + (f"; {args.suggest} suggested by models {todo[-1][2]['suggested_by']}" if args.suggest else ""))
     return 0
