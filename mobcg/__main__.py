@@ -18,7 +18,7 @@ UNITS = {"D_AA": " (1e-9 m²/s)", "D_CG": " (1e-9 m²/s)", "alpha": ""}
 
 
 def _fmt(v: float) -> str:
-    return "inf" if v == float("inf") else f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+    return "inf" if v == float("inf") else f"{v:.3f}" if abs(v) < 10 else f"{v:.2f}"
 
 
 def _interval(name: str, lo_hi) -> str:
@@ -40,10 +40,10 @@ def _published(x, args) -> tuple[dict, list[str]]:
             continue
         cv = e["cv"]
         inputs = "19 parameters" + (" + D_AA" if "|D_AA" in e["model"] else "")
+        score = (f"{cv['n_splits']}-fold CV x {cv['n_repeats']}: R² {cv['r2_mean']:.2f}, coverage 68 % "
+                 f"{100 * cv['coverage_68']:.0f} %, 95 % {100 * cv['coverage_95']:.0f} %") if cv else "CV not measured"
         lines.append(f"{target} = {_fmt(e['value'])}{UNITS[target]}  {_interval('68 %', e['interval_68'])}  "
-                     f"{_interval('95 %', e['interval_95'])}  [from {inputs}; {cv['n_splits']}-fold CV x "
-                     f"{cv['n_repeats']}: R² {cv['r2_mean']:.2f}, coverage 68 % {100 * cv['coverage_68']:.0f} %, "
-                     f"95 % {100 * cv['coverage_95']:.0f} %]")
+                     f"{_interval('95 %', e['interval_95'])}  [from {inputs}; {score}]")
     lines.append("potentials: the published data hold too few potentials to train a model; "
                  "train a project (`python project.py run`) for tables")
     result = {"source": "published", "models_fingerprint": meta["fingerprint"], "data": meta["data"],

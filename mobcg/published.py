@@ -415,51 +415,76 @@ def cross_validate(name: str, data=None, n_splits: int = 10, n_repeats: int = 5,
     return out
 
 
-def refit(path=None, n_repeats: int = 5, n_jobs: int = 2, restarts: int = 2) -> dict:
-    """Fit every model's hyperparameters on all published sets, measure CV scores and coverage,
-    write the JSON atomically. Minutes to an hour (n_repeats x 10 folds x 6 GP fits per model)."""
+def refit(path=None, n_repeats: int = 5, n_jobs: int = 2, restarts: int = 0) -> dict:
+    """Fit every model's hyperparameters and calibration on all published sets and write the JSON
+    atomically; with ``n_repeats`` > 0 also measure CV scores and coverage (else keep those the file
+    already has for unchanged hyperparameters, see :func:`score`)."""
     path = Path(path) if path is not None else MODELS_FILE
     data = datasets.load_reference_systems()
     sha = data_sha256(data.path)
-    entries, cvs = {}, {}
+    entries = {}
     for name, (inputs, target, transform, kernel) in SPECS.items():
         t0 = time.time()
         if transform == "ratio":
             entries[name] = {"inputs": inputs, "target": target, "transform": transform, "kernel": kernel,
-                             "hyper": None, "note": f"{kernel} divided by D_AA"}
-        else:
-            X, y = training_data(data, name)
-            m = GPModel(inputs, transform, kernel).fit(X, y, restarts=restarts)
-            entries[name] = {"inputs": inputs, "target": target, "transform": transform, "kernel": kernel,
-                             "hyper": m.hyper, "calibration": m.calibration_,
-                             "quantiles": {str(k): v for k, v in m.q_.items()}}
-            cvs.update(cross_validate(name, data, n_repeats=n_repeats, n_jobs=n_jobs))
-        cv = {k: v for k, v in cvs[name].items() if not isinstance(v, np.ndarray)}
-        entries[name]["cv"] = cv
-        print(f"{name}: R² {cv['r2_mean']:.3f} ± {cv['r2_std']:.3f}, coverage 68 % {cv['coverage_68']:.3f}, "
-              f"95 % {cv['coverage_95']:.3f} ({time.time() - t0:.0f} s)", flush=True)
+                             "hyper": None, "note": f"{kernel} divided by D_AA", "cv": {}}
+            continue
+        X, y = training_data(data, name)
+        m = GPModel(inputs, transform, kernel).fit(X, y, restarts=restarts)
+        entries[name] = {"inputs": inputs, "target": target, "transform": transform, "kernel": kernel,
+                         "hyper": m.hyper, "calibration": m.calibration_,
+                         "quantiles": {str(k): v for k, v in m.q_.items()}, "cv": {}}
+        print(f"{name}: fitted ({time.time() - t0:.0f} s)", flush=True)
+    meta = _meta(entries, sha, data)
+    files.write_json(path, meta)
+    if n_repeats > 0:
+        for name in SPECS:
+            if SPECS[name][2] != "ratio":
+                meta = score(name, path, n_repeats=n_repeats, n_jobs=n_jobs)
+    return meta
+
+
+def _meta(entries, sha, data) -> dict:
     from sklearn import __version__ as skv
-    meta = {"format": FORMAT, "data": {"file": datasets.SYSTEMS_FILE, "sha256": sha, "n": len(data)},
+    return {"format": FORMAT, "data": {"file": datasets.SYSTEMS_FILE, "sha256": sha, "n": len(data)},
             "source": "Bag, Meinel & Müller-Plathe, JCTC 2022, doi:10.1021/acs.jctc.2c00898 (234 published sets)",
             "fitted_with": {"sklearn": skv, "numpy": np.__version__},
             "units": "D in 1e-9 m^2/s; alpha = D_CG/D_AA", "parameters": list(PARAMETER_NAMES),
             "models": entries, "fingerprint": _fingerprint(entries, sha)}
+
+
+def score(name: str, path=None, n_repeats: int = 5, n_jobs: int = 2, n_splits: int = 10) -> dict:
+    """Measure model ``name``'s repeated K-fold CV (and its ratio model's) and record it in the JSON."""
+    path = Path(path) if path is not None else MODELS_FILE
+    t0 = time.time()
+    cvs = cross_validate(name, n_splits=n_splits, n_repeats=n_repeats, n_jobs=n_jobs)
+    meta = json.loads(path.read_text())  # reread: the file is the record, other models' scores stay
+    for other, cv in cvs.items():
+        cv = {k: v for k, v in cv.items() if not isinstance(v, np.ndarray)}
+        meta["models"][other]["cv"] = cv
+        print(f"{other}: R² {cv['r2_mean']:.3f} ± {cv['r2_std']:.3f}, coverage 68 % {cv['coverage_68']:.3f}, "
+              f"95 % {cv['coverage_95']:.3f} ({n_splits}-fold x {n_repeats}, {time.time() - t0:.0f} s)", flush=True)
     files.write_json(path, meta)
     return meta
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mobcg.published", description="refit the shipped published-data models")
-    ap.add_argument("--refit", action="store_true", help="fit hyperparameters, measure CV, write the JSON")
+    ap.add_argument("--refit", action="store_true", help="fit hyperparameters and calibration, write the JSON")
+    ap.add_argument("--score", nargs="*", default=None, metavar="MODEL",
+                    help="measure CV R² and coverage of these models (default all) into the JSON")
     ap.add_argument("--out", default=None, help=f"output file (default {MODELS_FILE})")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    if not args.refit:
+    if args.refit:
+        meta = refit(args.out, n_repeats=0 if args.score is not None else args.repeats, n_jobs=args.jobs)
+        print(f"wrote {args.out or MODELS_FILE} (fingerprint {meta['fingerprint']})")
+    if args.score is not None:
+        for name in args.score or [n for n in SPECS if SPECS[n][2] != "ratio"]:
+            score(name, args.out, n_repeats=args.repeats, n_jobs=args.jobs)
+    if not args.refit and args.score is None:
         ap.print_help()
-        return 0
-    meta = refit(args.out, n_repeats=args.repeats, n_jobs=args.jobs)
-    print(f"wrote {args.out or MODELS_FILE} (fingerprint {meta['fingerprint']})")
     return 0
 
 
