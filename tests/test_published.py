@@ -83,6 +83,9 @@ def test_shipped_models_are_for_the_vendored_data_and_measured():
     assert set(meta["models"]) == set(published.SPECS)
     for name, e in meta["models"].items():
         cv = e["cv"]
+        if not cv:  # `python -m mobcg.published --score NAME` measures it; predict then says "CV not measured"
+            assert name not in ("D_AA", "D_CG|D_AA"), name
+            continue
         assert cv["n_splits"] == 10 and 0 < cv["r2_mean"] <= 1, name
         assert abs(cv["coverage_68"] - 0.68) <= 0.05 and abs(cv["coverage_95"] - 0.95) <= 0.05, (name, cv)
 
@@ -110,7 +113,11 @@ def test_predict_with_no_project(tmp_path):
         lo95, hi95 = map(float, re.search(r"95 %: \[([^,]+), ([^\]]+)\]", line).groups())
         assert lo95 <= lo68 < value < hi68 <= hi95
         assert [lo68, hi68] == pytest.approx(e["interval_68"], rel=1e-3, abs=1e-3)
-        assert "coverage 68 %" in line and "R²" in line
+        cv = e["cv"]
+        if cv:
+            assert f"R² {cv['r2_mean']:.2f}, coverage 68 % {100 * cv['coverage_68']:.0f} %" in line, line
+        else:
+            assert "CV not measured" in line
     saved = json.loads((tmp_path / "out" / "prediction.json").read_text())
     assert saved["source"] == "published" and saved["prediction"]["alpha"]["value"] == pytest.approx(
         expected["alpha"]["value"])
