@@ -141,3 +141,34 @@ def test_project_models_trained_on_few_jobs_say_so():
     many = {"n": 40, "y": y.tolist(), "pred": (y * np.exp(rng.normal(0, 0.2, 40))).tolist()}
     lo, hi = aggregate.scalar_interval(2.0, many, 0.68)
     assert lo < 2.0 < hi and 0.1 < np.log(hi / 2.0) < 0.4  # about the 0.2 log-scale spread
+
+
+def test_project_models_are_used_and_say_when_untrustworthy(tmp_path):
+    """A project trained on 8 (synthetic, finished) jobs: predict uses its models by default and says
+    so, prints "untrustworthy" instead of an interval, writes the potential band beside the table;
+    --models published still answers from the published data."""
+    import signac
+
+    from mobcg import aggregate
+    from test_concurrency import fake_finished_job
+
+    project = signac.init_project(tmp_path)
+    rng = np.random.default_rng(3)
+    for i, ff in enumerate(forcefield.sample(8, seed=5)):
+        fake_finished_job(project, ff, i, rng)
+    aggregate.build_datasets(list(project), tmp_path / "analysis")
+    aggregate.train_models(tmp_path / "analysis")
+    (tmp_path / "params.json").write_text(json.dumps(OPLS))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "mobcg", "predict", "params.json", "--out", "out"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "this project's" in proc.stdout and "± 0.00" not in proc.stdout
+    for target in ("D_AA", "D_CG", "alpha"):
+        line = next(l for l in proc.stdout.splitlines() if l.startswith(f"{target} = "))
+        assert "untrustworthy: trained on 8 job(s), fewer than 10" in line and "68 %" not in line
+    band = np.loadtxt(tmp_path / "out" / "structure_potential_band.csv", delimiter=",", skiprows=1)
+    assert band.shape[1] == 3 and np.all(band[:, 2] >= 0) and np.any(band[:, 2] > 0)
+    proc = subprocess.run([sys.executable, "-m", "mobcg", "predict", "params.json", "--models", "published"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and "published data, 234 sets" in proc.stdout, proc.stderr
