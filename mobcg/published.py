@@ -351,6 +351,9 @@ def load(path=None) -> PublishedModels:
     if meta.get("format") != FORMAT:
         raise PublishedModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT}")
     data = datasets.load_reference_systems()
+    if data_sha256(data.path) != meta["data"]["sha256"]:  # e.g. MOBCG_REFERENCE pointing at other sets
+        raise PublishedModelError(f"{data.path}: not the data {path.name} was fitted on (sha256 differs); "
+                                  "refit with `python -m mobcg.published --refit --score`")
     models = {}
     for name, e in meta["models"].items():
         if e["transform"] == "ratio":
