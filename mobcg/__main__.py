@@ -1,5 +1,10 @@
-"""User commands: `python -m mobcg predict PARAMS.json --out DIR [--analysis analysis/]`,
-`python -m mobcg summary [--csv [FILE]] [--root .] [--analysis analysis/]`."""
+"""User commands: `python -m mobcg predict PARAMS.json [--out DIR] [--models auto|published|project]`,
+`python -m mobcg summary [--csv [FILE]] [--root .] [--analysis analysis/]`.
+
+With no project (no analysis/models.json here) the answer comes from the models of the 234 published
+sets shipped with the package (mobcg/published.py); a project's own trained models are used when
+present or asked for. Only the light modules are imported on the published path (< 1 s).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,83 @@ import json
 import sys
 from pathlib import Path
 
-from .aggregate import AggregateError, predict
-from .forcefield import ForceFieldError
+from .forcefield import ForceFieldError, check_model_input
+
+UNITS = {"D_AA": " (1e-9 m²/s)", "D_CG": " (1e-9 m²/s)", "alpha": ""}
+
+
+def _fmt(v: float) -> str:
+    return "inf" if v == float("inf") else f"{v:.3f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+def _interval(name: str, lo_hi) -> str:
+    return f"{name}: [{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]"
+
+
+def _published(x, args) -> tuple[dict, list[str]]:
+    from . import files, published
+    models = published.load()
+    res = models.predict(x[0], d_aa=args.d_aa)
+    meta = models.meta
+    lines = [f"models: published data, {meta['data']['n']} sets of Bag, Meinel & Müller-Plathe, JCTC 2022 "
+             f"(doi:10.1021/acs.jctc.2c00898); Gaussian processes, fingerprint {meta['fingerprint']}; "
+             "intervals: conformal, coverage measured on held-out folds"]
+    for target in ("D_AA", "D_CG", "alpha"):
+        e = res[target]
+        if e.get("given"):
+            lines.append(f"D_AA = {_fmt(e['value'])}{UNITS['D_AA']} (given)")
+            continue
+        cv = e["cv"]
+        inputs = "19 parameters" + (" + D_AA" if "|D_AA" in e["model"] else "")
+        score = (f"{cv['n_splits']}-fold CV x {cv['n_repeats']}: R² {cv['r2_mean']:.2f}, coverage 68 % "
+                 f"{100 * cv['coverage_68']:.0f} %, 95 % {100 * cv['coverage_95']:.0f} %") if cv else "CV not measured"
+        lines.append(f"{target} = {_fmt(e['value'])}{UNITS[target]}  {_interval('68 %', e['interval_68'])}  "
+                     f"{_interval('95 %', e['interval_95'])}  [from {inputs}; {score}]")
+    lines.append("potentials: the published data hold too few potentials to train a model; "
+                 "train a project (`python project.py run`) for tables")
+    result = {"source": "published", "models_fingerprint": meta["fingerprint"], "data": meta["data"],
+              "parameters": dict(zip(meta["parameters"], map(float, x[0]))), "prediction": res}
+    if args.out:
+        files.write_json(Path(args.out) / "prediction.json", result)
+    return result, lines
+
+
+def _project(flat, args, analysis: str) -> tuple[dict, list[str]]:
+    from .aggregate import predict
+    result = predict(flat, analysis, args.out, where=args.params)
+    lines = [f"models: this project's ({analysis}/models.json, fingerprint {result['models_fingerprint']}, "
+             f"{result['n_train']} training jobs)"]
+    for target in ("D_AA", "D_CG", "alpha"):
+        head = f"{target} = {_fmt(result[target])}{UNITS[target]}"
+        if result.get(f"{target}_note"):
+            lines.append(f"{head}  ({result[f'{target}_note']}; no interval)")
+            continue
+        cv = result[f"{target}_cv"]
+        lines.append(f"{head}  {_interval('68 %', result[f'{target}_interval_68'])}  "
+                     f"{_interval('95 %', result[f'{target}_interval_95'])}  "
+                     f"[{cv.get('k')}-fold CV on {cv.get('n')} jobs: R² {cv.get('r2', float('nan')):.2f}]")
+    if args.out is None:
+        lines.append("potentials: pass --out DIR to write the tables")
+    for kind, paths in result["tables"].items():
+        if args.out is not None:
+            lines.append(f"{kind}-preserving potential: " + (", ".join(paths.values()) if paths else "no model trained"))
+    return result, lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mobcg")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="19 bonded parameters → CG potentials (LAMMPS/GROMACS/CSV) and alpha ± std")
+    p = sub.add_parser("predict", help="19 bonded parameters → D_AA, D_CG, alpha with intervals "
+                                       "(and CG potentials with a project's models)")
     p.add_argument("params", help="JSON file {K_CC: ..., r0_CC: ..., ...} with all 19 parameters")
-    p.add_argument("--out", required=True, help="folder for the tables and prediction.json")
-    p.add_argument("--analysis", default="analysis", help="folder with the trained models (default: analysis)")
+    p.add_argument("--out", default=None, help="folder for prediction.json (and the tables, project models)")
+    p.add_argument("--analysis", default=None,
+                   help="folder with a project's trained models (default: analysis, if it holds models.json)")
+    p.add_argument("--models", choices=("auto", "published", "project"), default="auto",
+                   help="auto (default): the project's models if --analysis is given or analysis/models.json "
+                        "exists, else those of the published data")
+    p.add_argument("--d-aa", type=float, default=None, dest="d_aa",
+                   help="known D_AA (1e-9 m²/s): D_CG and alpha from the models that take it (published models)")
     s = sub.add_parser("summary", help="one row per job (density, D_AA, IBI, D_CG, alpha, flags, failure), "
                                         "then the model scores and where the report and dashboard are")
     s.add_argument("--csv", nargs="?", const="-", default=None, metavar="FILE",
@@ -31,16 +102,27 @@ def main(argv=None) -> int:
     try:
         try:
             flat = json.loads(Path(args.params).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ForceFieldError(f"{args.params}: cannot read parameters ({exc})") from None
-        result = predict(flat, args.analysis, args.out, where=args.params)
-    except (ForceFieldError, AggregateError) as exc:
+        x = check_model_input(flat, where=args.params)
+        if args.d_aa is not None and not args.d_aa > 0:
+            raise ForceFieldError(f"--d-aa {args.d_aa}: D_AA must be > 0")
+        analysis = args.analysis or "analysis"
+        use_project = args.models == "project" or (
+            args.models == "auto" and (args.analysis is not None or (Path(analysis) / "models.json").exists()))
+        if use_project:
+            _, lines = _project(flat, args, analysis)
+        else:
+            _, lines = _published(x, args)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, whatever the cause
+        # The user's errors; those modules' classes only if they were imported (aggregate is slow to import).
+        known = [ForceFieldError] + [getattr(sys.modules[m], n) for m, n in (
+            ("mobcg.aggregate", "AggregateError"), ("mobcg.published", "PublishedModelError")) if m in sys.modules]
+        if not isinstance(exc, tuple(known)):
+            raise
         print(f"mobcg predict: error: {exc}", file=sys.stderr)
         return 2
-    print(f"alpha = {result['alpha']:.2f} ± {result['alpha_std']:.2f}; D_CG = {result['D_CG']:.2f} ± "
-          f"{result['D_CG_std']:.2f} (1e-9 m²/s)")
-    for kind, paths in result["tables"].items():
-        print(f"{kind}-preserving potential: " + (", ".join(paths.values()) if paths else "no model trained"))
+    print("\n".join(lines))
     return 0
 
 

@@ -259,47 +259,70 @@ def report_fingerprint(directory) -> str | None:
 
 def check_parameters(flat, where: str = "parameters") -> np.ndarray:
     """The 19 parameters as a model input; one clear error for missing keys, non-numbers, out-of-box values."""
-    if not isinstance(flat, dict):
-        raise forcefield.ForceFieldError(f"{where}: expected a JSON object with the 19 parameters")
-    try:
-        ff = forcefield.nest(flat)
-    except forcefield.ForceFieldError as exc:
-        raise forcefield.ForceFieldError(f"{where}: {exc}") from None
-    forcefield.validate(ff, where=where)
-    for name, value in forcefield.flatten(ff).items():
-        lo, hi = forcefield.SAMPLING_BOX[name]
-        if not lo <= value <= hi and ff != forcefield.OPLS_AA:
-            raise forcefield.ForceFieldError(f"{where}: {name} = {value} lies outside the trained box [{lo}, {hi}]")
-    return forcefield.vector(ff)[None, :]
+    return forcefield.check_model_input(flat, where)
 
 
-def predict(flat: dict, directory, out, where: str = "parameters") -> dict:
-    """Both potentials as LAMMPS/GROMACS/CSV tables and alpha ± uncertainty for one parameter set."""
+def predict(flat: dict, directory, out=None, where: str = "parameters") -> dict:
+    """Both potentials as LAMMPS/GROMACS/CSV tables (with their ensemble band) and alpha, D_CG, D_AA
+    with calibrated intervals, from this project's models. ``out`` None: scalars only, nothing written."""
     x = check_parameters(flat, where)
-    directory, out = Path(directory), Path(out)
+    directory = Path(directory)
     if not (directory / MODELS_JSON).exists():
         raise AggregateError(f"{directory / MODELS_JSON}: no trained models (run `python project.py run` first)")
     with files.locked(directory, shared=True):  # models of one generation, not half old, half new
-        return _predict(x, flat, directory, out)
+        return _predict(x, flat, directory, None if out is None else Path(out))
 
 
-def _predict(x, flat, directory: Path, out: Path) -> dict:
-    result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {}}
+# Fewer training jobs than this: CV residuals are too few to calibrate an interval, so the model
+# says it is untrustworthy instead of printing an ensemble spread (which was ± 0.00 on 4 jobs).
+MIN_TRUSTED_JOBS = 10
+
+
+def scalar_interval(value: float, info: dict, level: float):
+    """Conformal interval from the model's out-of-fold CV predictions (models.json "y"/"pred"):
+    the quantile of |log(y / pred)| applied multiplicatively; None when it cannot be calibrated."""
+    from .published import conformal_quantile
+    if info.get("n", 0) < MIN_TRUSTED_JOBS or "pred" not in info:
+        return None
+    y, p = np.asarray(info["y"], dtype=float), np.asarray(info["pred"], dtype=float)
+    q = conformal_quantile(np.log(np.maximum(y, 1e-300) / np.maximum(p, 1e-300)), level)
+    return [float(value * np.exp(-q)), float(value * np.exp(q))]
+
+
+def _predict(x, flat, directory: Path, out: Path | None) -> dict:
+    models_json = _read_json(directory / MODELS_JSON)
+    result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {},
+              "source": "project", "models_fingerprint": models_json.get("fingerprint"),
+              "n_train": models_json.get("n_train")}
     for kind in ("structure", "mobility"):
         path = directory / "models" / f"{kind}.joblib"
-        if not path.exists():
+        if not path.exists() or out is None:
             result["tables"][kind] = None
             continue
         model, meta = _models().load(path)
         U, U_std = model.predict(x)
-        table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=meta["grid"][-1])
+        grid = np.asarray(meta["grid"])
+        table = tables.simulation_ready(grid, U[0], r_cut=meta["grid"][-1])
         result["tables"][kind] = {k: str(v) for k, v in tables.export_all(table, out, f"{kind}_potential").items()}
+        # The band beside the table: spread of the ensemble members on the model grid.
+        band = "\n".join(f"{a:.4f},{b:.6g},{c:.6g}" for a, b, c in zip(grid, U[0], U_std[0]))
+        files.write_text(out / f"{kind}_potential_band.csv",
+                         "r_angstrom,U_mean_kcal_per_mol,U_std_kcal_per_mol\n" + band + "\n")
+        result["tables"][kind]["band"] = str(out / f"{kind}_potential_band.csv")
         result[f"{kind}_uncertainty_kcal_per_mol"] = float(np.max(U_std))
     for target in ("alpha", "D_CG", "D_AA"):
         model, _ = _models().load(directory / "models" / f"{target}.joblib")
         mean, std = model.predict(x)
         result[target], result[f"{target}_std"] = float(mean[0]), float(std[0])
-    files.write_json(out / "prediction.json", result)
+        info = models_json.get("models", {}).get(target, {})
+        result[f"{target}_cv"] = {k: info[k] for k in ("r2", "mae", "n", "k") if k in info}
+        for level in (0.68, 0.95):
+            result[f"{target}_interval_{int(level * 100)}"] = scalar_interval(result[target], info, level)
+        if result[f"{target}_interval_68"] is None:
+            result[f"{target}_note"] = (f"untrustworthy: trained on {info.get('n', models_json.get('n_train'))} "
+                                        f"job(s), fewer than {MIN_TRUSTED_JOBS}")
+    if out is not None:
+        files.write_json(out / "prediction.json", result)
     return result
 
 

@@ -164,3 +164,20 @@ def sample(n: int, seed: int, box: dict | None = None, decimals: int = 2) -> lis
     draws = np.round(rng.uniform(lo, hi, size=(n, len(lo))), decimals)
     # Rounding may land a positive constant on 0 only if the box allows ~0: keep it valid.
     return [nest({p: float(v) for p, v in zip(PARAMETER_NAMES, row)}) for row in draws]
+
+
+def check_model_input(flat, where: str = "parameters") -> np.ndarray:
+    """A user's 19 parameters as a (1, 19) model input; one clear error for a non-object, missing or
+    unknown keys, non-numbers, unphysical or out-of-box values (models know only the sampling box)."""
+    if not isinstance(flat, dict):
+        raise ForceFieldError(f"{where}: expected a JSON object with the 19 parameters")
+    try:
+        ff = nest(flat)
+    except ForceFieldError as exc:
+        raise ForceFieldError(f"{where}: {exc}") from None
+    validate(ff, where=where)
+    for name, value in flatten(ff).items():
+        lo, hi = SAMPLING_BOX[name]
+        if not lo <= value <= hi and ff != OPLS_AA:
+            raise ForceFieldError(f"{where}: {name} = {value} lies outside the trained box [{lo}, {hi}]")
+    return vector(ff)[None, :]

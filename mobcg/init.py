@@ -12,6 +12,7 @@ import signac
 from . import presets
 from .forcefield import (OPLS_AA, SAMPLING_BOX, ForceFieldError, check_near_box, flatten, nest, sample, validate,
                          validate_box)
+from .published import PublishedModelError
 
 MOLECULE = "2,3,4-trimethylpentane"
 
@@ -58,6 +59,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--published-min-daa", type=float, default=None, metavar="D",
                         help="choose published sets with D_AA >= D only (1e-9 m²/s; default: the preset's)")
     parser.add_argument("--no-reference", action="store_true", help="do not add the unmodified OPLS-AA set")
+    parser.add_argument("--suggest", type=int, default=0, metavar="N",
+                        help="add N parameter sets from the sampling box where the models are least certain "
+                             "(acquisition: summed GP posterior variance, see mobcg.suggest); implies --n 0 "
+                             "unless --n is given")
     parser.add_argument("--root", default=".", help="project directory (default: here)")
     return parser.parse_args(argv)
 
@@ -65,9 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def plan(args) -> list[tuple[dict, bool]]:
     """All (statepoint, holdout) pairs to create; raises with one message before anything is written."""
     presets.get(args.preset)
-    n = presets.get(args.preset)["n_random"] if args.n is None else args.n
+    n = (0 if args.suggest else presets.get(args.preset)["n_random"]) if args.n is None else args.n
     if n < 0:
         raise ForceFieldError(f"--n {n}: the number of parameter sets must be >= 0")
+    if args.suggest < 0:
+        raise ForceFieldError(f"--suggest {args.suggest}: the number of parameter sets must be >= 0")
     if not 0 <= args.holdout < 1:
         raise ForceFieldError(f"--holdout {args.holdout}: must lie in [0, 1)")
     box = dict(SAMPLING_BOX)
@@ -100,6 +107,10 @@ def plan(args) -> list[tuple[dict, bool]]:
     todo += published_sets(args)
     if not args.no_reference:
         todo.append((statepoint(OPLS_AA, args.preset), False))
+    if args.suggest:
+        from . import suggest
+        todo += [(statepoint(ff, args.preset), False, doc) for ff, doc in
+                 suggest.suggest(args.suggest, args.seed, box, args.root, [sp for sp, _ in todo])]
     return todo
 
 
@@ -145,7 +156,7 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
         ff = nest_checked(dict(zip(PARAMETER_NAMES, (float(x) for x in ref.X[i]))), f"published set {ref.ids[i]}")
         numbers = {"id": ref.ids[i], "D_AA": float(ref.D_AA[i]), "D_CG": float(ref.D_CG[i]),
                    "alpha": float(ref.alpha[i]), "source": "Bag, Meinel, Müller-Plathe, JCTC 2022"}
-        out.append((statepoint(ff, args.preset), k < n_holdout, numbers))
+        out.append((statepoint(ff, args.preset), k < n_holdout, {"published": numbers}))
     return out
 
 
@@ -153,20 +164,21 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         todo = plan(args)
-    except (ForceFieldError, presets.PresetError) as exc:
+    except (ForceFieldError, presets.PresetError, PublishedModelError) as exc:
         print(f"init.py: error: {exc}", file=sys.stderr)
         return 2
     project = signac.init_project(args.root)
     created = 0
-    for sp, holdout, *published in todo:
+    for sp, holdout, *doc in todo:
         job = project.open_job(sp)
         if job not in project:
             created += 1
         job.init()
         job.doc.setdefault("holdout", holdout)
-        if published:
-            job.doc.setdefault("published", published[0])
+        for key, value in (doc[0] if doc else {}).items():
+            job.doc.setdefault(key, value)
         if sp["forcefield"] == OPLS_AA:
             job.doc.setdefault("reference", True)
-    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})")
+    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})"
+          + (f"; {args.suggest} suggested by models {todo[-1][2]['suggested_by']}" if args.suggest else ""))
     return 0

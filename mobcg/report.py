@@ -42,6 +42,31 @@ def _potentials(directory: Path) -> str | None:
     return "![IBI potentials](potentials.png)"
 
 
+def _predicted_band(directory: Path) -> str | None:
+    """Predicted structure-preserving potential with its ensemble band (mean ± 2 std of the members)
+    against the IBI potential, for up to four held-out jobs (training jobs if none is held out)."""
+    path = directory / "models" / "structure.joblib"
+    if not path.exists():
+        return None
+    from . import models
+    model, _ = models.load(path)
+    data = aggregate.load_datasets(directory)
+    rows = list(np.flatnonzero(data["holdout"])[:4]) or list(range(min(4, len(data["ids"]))))
+    mean, std = model.predict(data["X"][rows])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, i in enumerate(rows):
+        line, = ax.plot(data["r"], data["U"][i], lw=1, label=f"IBI {str(data['ids'][i])[:8]}")
+        ax.plot(data["r"], mean[k], lw=1, ls="--", color=line.get_color())
+        ax.fill_between(data["r"], mean[k] - 2 * std[k], mean[k] + 2 * std[k], color=line.get_color(), alpha=0.2)
+    kind = "held out" if data["holdout"].any() else "training"
+    ax.set(xlabel="r (Å)", ylabel="U (kcal/mol)", ylim=(min(-1.0, float(np.min(mean - 2 * std)) * 1.1), 2.0),
+           title=f"predicted (dashed, band ± 2 std of the ensemble) vs IBI, {kind} jobs")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, directory / "predicted_potentials.png")
+    return "![predicted potentials with ensemble band](predicted_potentials.png)"
+
+
 def write(job_list, directory) -> Path:
     """report.md and its figures, under analysis/.lock (files.locked) like the datasets and models."""
     directory = Path(directory)
@@ -102,7 +127,11 @@ def _write(job_list, directory: Path) -> Path:
         lines.append(f"| {name} | {info.get('n_samples', info.get('n', ''))} | {score} |")
     from .summary import warnings
     lines += [""] + [f"**Warning:** {w}." for w in warnings(models_json)]
-    lines += ["", _potentials(directory), ""] + _parity(models_json, directory)
+    if models_json.get("n_train", 0) < aggregate.MIN_TRUSTED_JOBS:
+        lines += ["", f"**{models_json.get('n_train')} training jobs, fewer than {aggregate.MIN_TRUSTED_JOBS}: the "
+                      "scalar models are untrustworthy and `predict` gives them no interval.**"]
+    band = _predicted_band(directory)
+    lines += ["", _potentials(directory), ""] + ([band, ""] if band else []) + _parity(models_json, directory)
     lines += ["", "## Closed-loop validation (held-out jobs, predicted potentials simulated with LAMMPS)", "",
               "| job | alpha_pred structure | RDF r² structure | alpha_pred mobility | RDF r² mobility |",
               "| --- | --- | --- | --- | --- |"]
