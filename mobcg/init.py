@@ -110,16 +110,19 @@ def plan(args) -> list[tuple[dict, bool]]:
     if args.suggest:
         from . import suggest
         todo += [(statepoint(ff, args.preset), False, doc) for ff, doc in
-                 suggest.suggest(args.suggest, args.seed, box, args.root, [sp for sp, _ in todo])]
+                 suggest.suggest(args.suggest, args.seed, box, args.root, [t[0] for t in todo])]
     return todo
 
 
 def published_sets(args) -> list[tuple[dict, bool, dict]]:
-    """(statepoint, holdout, published numbers) for --published N sets of the published 234.
+    """(statepoint, holdout, {"published": numbers}) for --published N sets of the published 234.
 
     Published sets are liquids with known D_AA, D_CG and alpha, so a job made from one can be compared
     with the paper's own numbers for it (job.doc["published"]). The demo uses fast-diffusing ones
-    (D_AA >= the preset's published_min_D_AA), whose MSD turns diffusive within a short production.
+    (D_AA >= the preset's published_min_D_AA), whose MSD turns diffusive within a short production, with
+    bonds soft enough for a 1 fs time step (published_min_timestep_fs) and bond lengths within
+    published_max_bond_change Å of OPLS-AA's (some long-bond published sets expand at 1 atm in our
+    protocol instead of settling).
     """
     preset = presets.get(args.preset)
     # the preset's published sets are its default draw: asking for --n random sets replaces them
@@ -147,7 +150,8 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
 
     pool = [i for i in range(len(ref)) if usable(i)]
     if n > len(pool):
-        raise ForceFieldError(f"--published {n}: only {len(pool)} published sets have D_AA >= {floor}")
+        raise ForceFieldError(f"--published {n}: only {len(pool)} published sets have D_AA >= {floor} "
+                              f"(and the preset's time-step and bond-length limits)")
     import numpy as np
     chosen = sorted(np.random.default_rng(args.seed).choice(pool, size=n, replace=False))
     n_holdout = int(round(args.holdout * n))

@@ -60,3 +60,15 @@ def test_suggestions_are_where_the_models_are_least_certain():
     planned = [{"forcefield": picks[0][0]}]
     moved = suggest.suggest(1, 0, forcefield.SAMPLING_BOX, root="/nonexistent", planned=planned, models=models)
     assert moved[0][0] != picks[0][0]
+
+
+def test_suggest_beside_the_demo_draw_of_published_sets(tmp_path):
+    """`init.py --preset demo --suggest 1`: the reference, the three published sets, one suggestion."""
+    shutil.copy(REPO / "init.py", tmp_path / "init.py")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "init.py", "--preset", "demo", "--suggest", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    project = signac.get_project(tmp_path)
+    assert len(project) == 5
+    assert sum("published" in j.doc for j in project) == 3 and sum("suggested_by" in j.doc for j in project) == 1
