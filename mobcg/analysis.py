@@ -104,10 +104,11 @@ def diffusion_window(times_fs: np.ndarray, msd: np.ndarray, end_fraction: float 
 
     The window ends at `end_fraction` of the trajectory (longer lags average few time origins) and
     starts at the earliest time t0 from which the log-log slope of the MSD over [t0, end], and over
-    its first half, has settled into the diffusive range (DIFFUSIVE); t0 is searched on a log grid and the window spans
-    at least a factor `span` in time and starts no earlier than `earliest_fs` (2 ps: well past the
-    ballistic regime of a molecule's centre of mass). If no start gives a diffusive window, the latest one
-    (t0 = end / span, the closest to the long-time limit) is returned and its exponent says so.
+    its first half, has settled into the diffusive range (DIFFUSIVE). t0 is searched on a log grid;
+    the window spans at least a factor `span` in time and starts no earlier than `earliest_fs` (2 ps:
+    well past the ballistic regime of a molecule's centre of mass). If no start gives a diffusive
+    window, the latest one (t0 = end / span, the closest to the long-time limit) is returned and its
+    exponent says so.
     """
     t = np.asarray(times_fs, float)
     total = np.asarray(msd, float).sum(axis=1)
@@ -116,6 +117,7 @@ def diffusion_window(times_fs: np.ndarray, msd: np.ndarray, end_fraction: float 
     positive = t[(t >= min(earliest_fs, latest)) & (t > 0) & (t <= latest)]
     if len(positive) == 0:
         return 0.0, end
+
     def fickian(lo, hi):
         sel = (t >= lo) & (t <= hi)
         return sel.sum() >= 3 and DIFFUSIVE[0] <= _loglog_slope(t, total, sel) <= DIFFUSIVE[1]
