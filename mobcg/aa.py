@@ -71,14 +71,8 @@ def build(job) -> None:
     data.write_aa(job.fn(DATA), molecule, positions, length, preset["n_molecules"])
 
 
-def _molecule_volume(job, ff: dict) -> float:
-    """Van der Waals volume (Å³) of this job's molecule with its drawn bond lengths."""
-    molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
-    return vdw_volume(molecule, ff)
-
-
-def _npt_density(job, segments: list[int], dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """(t in ps from the start of the Nosé–Hoover NPT phase, density g/cm³) over all segments.
+def _npt_series(job, segments: list[int], dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(t in ps from the start of the Nosé–Hoover NPT phase, density g/cm³, longest bond Å at the end).
 
     The NPT phase is the last thermo block of every segment log; a resumed segment repeats the
     steps after its restart, so later segments' rows replace earlier ones at the same step."""
@@ -89,9 +83,10 @@ def _npt_density(job, segments: list[int], dt: float) -> tuple[np.ndarray, np.nd
         if not blocks:
             raise lammps.LammpsLogError(f"job {job.id}: {log}: no thermo column 'Density' in this LAMMPS log "
                                         "(truncated or corrupted?)", log=log)
-        by_step.update(zip(blocks[-1]["Step"].astype(int), blocks[-1]["Density"]))
+        by_step.update(zip(blocks[-1]["Step"].astype(int), zip(blocks[-1]["Density"], blocks[-1]["c_longest"])))
     steps = np.array(sorted(by_step))
-    return steps * dt / 1000.0, np.array([by_step[s] for s in steps])
+    rho = np.array([by_step[s][0] for s in steps])
+    return steps * dt / 1000.0, rho, float(by_step[steps[-1]][1])
 
 
 def equilibrate(job, np: int = 1, progress=print) -> None:
@@ -109,7 +104,7 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
     molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
     ctx = _common(job, ff, preset)
     dt = ctx["timestep"]
-    v_mol = _molecule_volume(job, ff)
+    v_mol = vdw_volume(molecule, ff)  # Å³, with the drawn bond lengths
     # Squeeze to a packing fraction near a liquid's (aa.packing_start, 0.5; liquid alkanes ≈ 0.55) of
     # this molecule's own volume, so long or short drawn bonds start equally near the liquid.
     target = (preset["n_molecules"] * v_mol / aa["packing_start"]) ** (1 / 3)
@@ -129,21 +124,20 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
     segments = lammps.run_resumable("aa_equilibrate.in", job.path, "equilibrate_aa",
                                     dict(ctx, npt_until=npt_steps), np=np, job=job.id, start_from=start)
     while True:
-        t, rho = _npt_density(job, segments, dt)
+        t, rho, longest = _npt_series(job, segments, dt)
         recent = rho[t >= 0.9 * t[-1]].mean()
         eta = packing_fraction(preset["n_molecules"], v_mol,
                                molecule_box_volume(preset["n_molecules"], molecule.mass, recent))
-        longest = _longest_bond(job, segments)
         if longest > BROKEN + max(ff["bonds"]["CC"]["r0"], ff["bonds"]["CH"]["r0"]):
             raise jobs.StageFailed(
                 f"job {job.id}: not a liquid of molecules: a bond stretched to {longest:.1f} Å (r0_CC "
                 f"{ff['bonds']['CC']['r0']} Å, r0_CH {ff['bonds']['CH']['r0']} Å, K_CC {ff['bonds']['CC']['k']}, "
                 f"K_CH {ff['bonds']['CH']['k']} kcal/mol/Å²): this force field does not hold its molecules together")
-        check = (analysis.density_settled(t, rho, tol=crit["density_tol"], window_ps=aa["density_window_ps"])
-                 if np_isfinite(rho) else None)
+        # (non-finite thermo never gets here: lammps.run raises SimulationBlowUp on it)
+        check = analysis.density_settled(t, rho, tol=crit["density_tol"], window_ps=aa["density_window_ps"])
         # Below the liquid packing a box that is still densifying gets its time; one that has settled
         # there, or expands, or has used up its time, is a gas or a vapour-liquid mixture.
-        if check is None or (eta < crit["liquid_packing"] and (check.settled or check.drift <= 0 or npt_steps >= cap)):
+        if eta < crit["liquid_packing"] and (check.settled or check.drift <= 0 or npt_steps >= cap):
             raise jobs.StageFailed(
                 f"job {job.id}: not a liquid at {ctx['temperature']} K, {ctx['pressure']} atm: after "
                 f"{t[-1]:.3g} ps of NPT the molecules fill {eta:.2f} of the box (density {recent:.3f} g/cm³; "
@@ -173,19 +167,9 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
 BROKEN = 2.5
 
 
-def _longest_bond(job, segments: list[int]) -> float:
-    """The longest bond (Å) in the last thermo row of the newest equilibration segment."""
-    log = job.fn(f"equilibrate_aa.{segments[-1]}.log")
-    return lammps.last_value(log, "c_longest", job=job.id)
-
-
 def molecule_box_volume(n_molecules: int, molar_mass: float, density: float) -> float:
     """Box volume (Å³) of n molecules of molar mass (g/mol) at density (g/cm³)."""
     return box_length(n_molecules, molar_mass, density) ** 3
-
-
-def np_isfinite(x) -> bool:
-    return bool(np.all(np.isfinite(x)))
 
 
 def _production(job, ctx: dict, steps: int, np: int, start_from: str | None = None):
@@ -200,11 +184,7 @@ def _production(job, ctx: dict, steps: int, np: int, start_from: str | None = No
         trajectory.checked(steps_, by_step, pairs[-1][0])
     except trajectory.TrajectoryError as exc:
         raise jobs.StageFailed(f"job {job.id}: {exc}") from None
-    return steps_, np_asarray(com), by_step
-
-
-def np_asarray(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
+    return steps_, com, by_step  # merge_segments' float arrays
 
 
 def sample(job, np: int = 1, progress=print) -> None:

@@ -118,6 +118,8 @@ def test_init_published_sets_carry_the_papers_numbers(project_dir):
         assert job.doc["published"]["D_AA"] == pytest.approx(ref.D_AA[row]) and ref.D_AA[row] >= 2.0
         assert job.doc["published"]["alpha"] == pytest.approx(ref.alpha[row])
         assert timestep(job.sp.forcefield()) == 1.0
+        for bond in ("CC", "CH"):  # the demo's bond-length filter (published_max_bond_change 0.3 Å)
+            assert abs(flat[f"r0_{bond}"] - forcefield.OPLS_AA["bonds"][bond]["r0"]) <= 0.3
     # another seed, other sets; asking for more than the pool holds is one clear error
     proc = sh(project_dir, "init.py", "--preset", "demo", "--published", "500", check=False)
     assert proc.returncode == 2 and "--published 500: only" in proc.stderr
