@@ -149,7 +149,7 @@ def analyze_aa(job):
 def run_ibi(job):
     with jobs.failures(job, "run_ibi"):
         jobs.check_statepoint(job)
-        cg.run_ibi(job, np=ranks("ibi")(job))
+        cg.run_ibi(job, np=ranks("ibi")(job), models=ANALYSIS)  # warm start when a model is trained
 
 
 @Project.pre.after(run_ibi)

@@ -289,6 +289,19 @@ def scalar_interval(value: float, info: dict, level: float):
     return [float(value * np.exp(-q)), float(value * np.exp(q))]
 
 
+def predicted_potential(directory, forcefield_: dict, kind: str = "structure"):
+    """(grid Å, U kcal/mol, models fingerprint) the trained `kind` model predicts for one force field;
+    FileNotFoundError when no such model is trained."""
+    directory = Path(directory)
+    path = directory / "models" / f"{kind}.joblib"
+    if not path.exists():
+        raise FileNotFoundError(path)
+    with files.locked(directory, shared=True):
+        model, meta = _models().load(path)
+    U, _ = model.predict(forcefield.vector(forcefield_)[None, :])
+    return np.asarray(meta["grid"], dtype=float), np.asarray(U[0], dtype=float), models_fingerprint(directory)
+
+
 def _predict(x, flat, directory: Path, out: Path | None) -> dict:
     models_json = _read_json(directory / MODELS_JSON)
     result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {},

@@ -39,6 +39,38 @@ def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min
     return np.asarray(calc.bin_centers), np.asarray(calc.rdf)
 
 
+def rdf_frames(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int):
+    """As :func:`rdf`, plus each frame's pair-distance histogram: (r, g, counts (F, bins), norm (bins,)).
+
+    counts[f, a] is the number of ordered pairs (each pair twice) of frame f in bin a, and
+    g = counts.mean(0) / norm: the histograms whose cross-correlations inverse Monte Carlo needs."""
+    import freud
+    half = 0.5 * float(np.min(boxes))
+    if r_max >= half:
+        raise ValueError(f"RDF range r_max = {r_max:.4g} Å exceeds half the smallest box ({half:.4g} Å): "
+                         "pairs beyond it would be counted twice under periodic images")
+    calc = freud.density.RDF(bins=bins, r_max=r_max)
+    counts = np.empty((len(positions), bins))
+    before = np.zeros(bins)
+    for f, (xyz, lengths) in enumerate(zip(positions, boxes)):
+        box = freud.box.Box(*lengths)
+        calc.compute((box, box.wrap(xyz)), reset=False)
+        total = np.asarray(calc.bin_counts, dtype=float)  # cumulative over frames
+        counts[f] = total - before
+        before = total
+    g = np.asarray(calc.rdf, dtype=float)
+    mean = counts.mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.where(g > 0, mean / g, np.nan)
+    # the normalisation is smooth in r (∝ shell volume): bins with g = 0 get it from the others
+    ok = np.isfinite(norm)
+    rc = np.asarray(calc.bin_centers, dtype=float)
+    if ok.sum() >= 2:
+        shell = ((rc + r_max / bins / 2) ** 3 - (rc - r_max / bins / 2) ** 3)
+        norm = shell * np.median(norm[ok] / shell[ok])
+    return rc, g, counts, norm
+
+
 def rdf_range(r_max: float, bins: int, boxes: np.ndarray) -> tuple[float, int]:
     """(r_max, bins) with the bin width of (r_max, bins), cut to whole bins strictly below half the
     smallest box."""

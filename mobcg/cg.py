@@ -175,18 +175,26 @@ def initial_configuration(job) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _target(job, r_max: float, bins: int):
-    """The IBI target: the AA COM RDF recomputed from aa_com.gsd on the IBI grid."""
+    """The IBI target: the AA COM RDF recomputed from aa_com.gsd on the IBI grid, and the deviation its
+    sampling noise explains (first half of the frames against the second): (r, g, noise)."""
     _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
-    return analysis.rdf(pos, boxes, r_max, bins)
+    r, g, counts, norm = analysis.rdf_frames(pos, boxes, r_max, bins)
+    half = len(counts) // 2
+    return r, g, ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
 
 
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
             P_target: float | None = None, mass: float = TMP_MASS, np: int = 1, job_id: str = "?",
-            report=None, progress=print) -> ibi.IBIResult:
+            report=None, progress=print, U_start=None, start: str = "pmf",
+            target_noise: float | None = None) -> ibi.IBIResult:
     """IBI towards g_target (on the grid r, bin centres of analysis.rdf from 0 to r[-1] + dr/2)
-    with CG runs of `positions` in `box` (preset "ibi" section: max_iterations, tol, p_tol, lam,
-    run lengths). Resumable: state in `directory`. `report(iteration, deviation, pressure)` is
-    called after every simulation. P_target None or section p_tol None: structure only."""
+    with CG runs of `positions` in `box` (preset "ibi" section: method "ibi" or "imc",
+    max_iterations, tol, p_tol, lam, reg, run lengths). Resumable: state in `directory`.
+    `report(iteration, deviation, pressure)` is called after every simulation. P_target None or
+    section p_tol None: structure only. `U_start` (kcal/mol on r) replaces the PMF start; `start`
+    says where it came from. `target_noise`: the deviation g_target's own sampling noise explains
+    (see target_noise); with it, an iteration whose deviation is within the combined noise of target
+    and run counts as converged."""
     r = np_asarray(r)
     dr = r[1] - r[0]
     r_max, bins = r[-1] + dr / 2, len(r)
@@ -200,26 +208,62 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
         raise ValueError(f"IBI grid: r_max = {r_max:.4g} Å exceeds half the CG box ({half:.4g} Å)")
     r_cut = min(float(r_cut), float(r[-1]))
     p_tol = section.get("p_tol") if P_target is not None else None
+    method = section.get("method", "ibi")
 
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
                        seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
-        _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
+        # per-frame pair histograms: g, its noise (half against half) and, for IMC, the run's response
+        _, g, counts, norm = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
+        half = len(counts) // 2
+        noise = ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
-        return g, run.pressure
+        return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norm, T) if method == "imc" else None, noise)
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
+    density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
     return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
                        max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
                        p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
-                       pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say)
+                       pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
+                       method=method, density=density, reg=float(section.get("reg", 0.05)),
+                       U_start=U_start, start=start, target_noise=target_noise,
+                       stop_within_noise=bool(section.get("stop_within_noise", True)))
 
 
-def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
+def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None):
+    """(U_start on r in kcal/mol, source): the trained structure-preserving model's prediction for
+    this force field when `models` (an analysis folder) holds one, else (None, "pmf").
+
+    The prediction is moved onto the IBI grid, its core re-extrapolated from the first bin the target
+    samples (the model's core is a table wall, not data) and brought to 0 at r_cut like every IBI
+    potential. A model that cannot be read falls back to the PMF start, with a line saying why."""
+    if models is None or forcefield is None:
+        return None, "pmf"
+    from . import aggregate
+    try:
+        grid, U, fingerprint = aggregate.predicted_potential(models, forcefield, "structure")
+    except FileNotFoundError:
+        return None, "pmf"
+    except Exception as exc:  # a start guess is never worth failing the job for
+        if progress:
+            progress(f"structure model unusable ({exc}); IBI starts from the PMF")
+        return None, "pmf"
+    r = np_asarray(r)
+    U = np.interp(r, grid, U)
+    edge = int(np.flatnonzero(np_asarray(g_target) > ibi.G_MIN)[0])
+    U = ibi.extend_core(r, U, edge, T)
+    U = (U - np.interp(r_cut, r, U)) * (r < r_cut)
+    return U, f"model:structure:{fingerprint}"
+
+
+def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
 
+    `models`: an analysis folder; when it holds a trained structure-preserving model, IBI starts from
+    its prediction for this force field instead of the PMF (job.doc["ibi_start"] says which).
     Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
     sec = jobs.preset(job)["ibi"]
@@ -228,7 +272,8 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
     # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
     aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))[2]
     r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(aa_boxes.min()), *box])
-    r, g_target = _target(job, r_max, bins)
+    r, g_target, target_noise = _target(job, r_max, bins)
+    job.doc["ibi_target_noise"] = target_noise
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
     jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target)
@@ -237,17 +282,28 @@ def run_ibi(job, np: int = 1, progress=print) -> ibi.IBIResult:
         job.doc.update({"ibi_iteration": int(k), "ibi_deviation_current": float(dev),
                         "ibi_pressure_current": float(pressure)})
 
+    r_cut = min(float(sec["r_cut"]), float(r[-1]))
+    say = (lambda line: progress(f"job {job.id}: {line}")) if progress else None
+    U_start, start = start_potential(r, g_target, T, r_cut, models,
+                                     jobs.forcefield(job) if models is not None else None, say)
+    job.doc["ibi_start"] = start
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
                      P_target=float(job.sp.get("pressure", 1.0)), mass=bead_mass(job), np=np,
-                     job_id=job.id, report=report, progress=progress)
-    r_cut = min(float(sec["r_cut"]), float(r[-1]))
+                     job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
+                     target_noise=target_noise)
+    job.doc["ibi_start"] = result.start  # a resumed run keeps the start it began with
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
     tables.export_all(final, job.path, POTENTIAL)
     job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
                     "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
-                    "ibi_deviation": float(result.deviation)})
+                    "ibi_deviation": float(result.deviation), "ibi_method": result.method,
+                    "ibi_noise": _finite(result.iterations[result.iteration].noise)})
     job.doc["ibi_converged"] = bool(result.converged)
     return result
+
+
+def _finite(x) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def ibi_done(job) -> bool:

@@ -13,8 +13,17 @@ Scheme (Reith, Pütz, Müller-Plathe 2003; VOTCA conventions):
            ΔU_p(r) = A (1 - r/r_cut),
            A = -sgn(P - P_target) · scale · kT · min(1, |f (P - P_target)|)
 
-Every iteration is checkpointed to ``<directory>/iteration_XXX.npz`` (atomic writes) plus a
-JSON summary ``<directory>/ibi.json``, so an interrupted run resumes where it stopped.
+Newton-type update (``method="imc"``, :func:`newton_update`): a Gauss–Newton step in the form of
+Delbary, Hanke & Ivanizki (Inverse Problems 2020; VOTCA's ``iie gauss-newton``, "p-HNCGN") with the
+Jacobian dg/dU measured in each CG run (inverse Monte Carlo, Lyubartsev & Laaksonen 1995:
+:func:`imc_jacobian`). The step is parametrised by the force change on [core edge, r_cut), so
+ΔU = 0 at the cut-off by construction; it fits g - g_target out to the end of the grid (past r_cut
+too), is Tikhonov-regularised against histogram noise and, with a pressure target, satisfies the
+linearised virial pressure exactly (a constraint, not a post-hoc ramp). Below the first bin where g
+or g_target is reliable, U continues linearly with a slope refitted every iteration on the new U's
+first reliable bins (:func:`extend_core`). The closure-based Jacobian of the same paper (HNC) was
+measured too and diverged here: the RDF, cut at 14 Å where h(r) still oscillates by ±0.3, gives a
+structure factor S(k) < 0 whose 1/S² dominates it (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -35,12 +44,15 @@ KB = 0.0019872043  # Boltzmann constant, kcal/mol/K
 kB = KB
 
 G_MIN = 1e-4  # g below this is "unreliable" (≈ 9.2 kT); no log is taken of it
+ATM = 68568.415  # atm per kcal/mol/Å³ (LAMMPS real: nktv2p)
+METHODS = ("ibi", "imc")  # plain IBI; Gauss–Newton with the CG run's own Jacobian
 SUMMARY_NAME = "ibi.json"
 _ITER_RE = re.compile(r"^iteration_(\d+)\.npz$")
 
 __all__ = [
-    "KB", "kB", "G_MIN", "pmf_start", "update", "pressure_amplitude", "pressure_correction",
-    "deviation", "IBIIteration", "IBIState", "IBIResult", "load_history", "run_ibi",
+    "KB", "kB", "G_MIN", "ATM", "METHODS", "pmf_start", "update", "newton_update", "extend_core",
+    "imc_jacobian", "virial_pressure_change", "pressure_amplitude", "pressure_correction",
+    "deviation", "Sample", "halves_noise", "IBIIteration", "IBIState", "IBIResult", "load_history", "run_ibi",
 ]
 
 
@@ -134,12 +146,33 @@ def pmf_start(r, g_target, T: float, r_cut: float, *, g_min: float = G_MIN,
         raise ValueError("g_target has fewer than 2 reliable points (g > g_min)")
     u_rel = -kT * np.log(g[rel])
     u = np.interp(r, r[rel], u_rel)  # fills gaps; core is overwritten below
-    i0 = int(np.flatnonzero(rel)[0])
-    j = slice(i0, min(i0 + max(n_edge, 2), r.size))
-    slope = np.polyfit(r[j], u[j], 1)[0] if r[j].size >= 2 else -np.inf
-    slope = min(slope, -abs(min_slope) * kT)  # never flatter than min_slope, never uphill
-    u[:i0] = u[i0] + slope * (r[:i0] - r[i0])
+    u = extend_core(r, u, int(np.flatnonzero(rel)[0]), T, min_slope=min_slope, n_edge=n_edge)
     return _apply_tail(r, u, r_cut, tail_width)
+
+
+def extend_core(r, U, i0: int, T: float, *, min_slope: float = 5.0, n_edge: int = 3,
+                max_slope: float = 100.0) -> np.ndarray:
+    """U below index i0 (the core, where no pair is sampled) continued as a straight line from U[i0].
+
+    The slope is the steepest of: the least-squares slope over the n_edge bins from i0 on, and the
+    steepest single step among them, but never flatter than -min_slope·kT/Å. Taking the steepest
+    keeps the wall from being fitted across the first minimum, where the slope flattens
+    (a fit over three bins that straddle it gave -9.5 kT/Å where the data rise at -49 kT/Å);
+    refitting it on every new U lets the core's shape follow the update instead of only its offset.
+    The wall is capped at -max_slope·kT/Å (a noisy edge bin must not make a 5 fs step explode).
+    """
+    r = np.asarray(r, dtype=float)
+    u = np.array(U, dtype=float)
+    kT = _kT(T)
+    i0 = int(np.clip(i0, 0, r.size - 2))
+    j = slice(i0, min(i0 + max(int(n_edge), 2), r.size))
+    slope = -abs(min_slope) * kT  # never flatter than min_slope, never uphill
+    if r[j].size >= 2:
+        steps = np.diff(u[j]) / np.diff(r[j])
+        slope = min(slope, float(np.polyfit(r[j], u[j], 1)[0]), float(steps.min()))
+    slope = max(slope, -abs(max_slope) * kT)
+    u[:i0] = u[i0] + slope * (r[:i0] - r[i0])
+    return u
 
 
 def update(U, g, g_target, T: float, lam: float = 1.0, *, r=None, r_cut: Optional[float] = None,
@@ -153,6 +186,8 @@ def update(U, g, g_target, T: float, lam: float = 1.0, *, r=None, r_cut: Optiona
     smoothing the increment instead of U keeps repeated iterations from washing out U.
     If ``r`` and ``r_cut`` are given, ΔU is shifted to 0 at r_cut and switched off over
     ``tail_width`` Å before it, so U keeps a smooth zero tail.
+    With the grid ``r`` the core (below the first reliable bin) is re-extrapolated from the new U
+    (:func:`extend_core`), so its slope follows the update, not only its offset.
     If no bin is reliable the input potential is returned unchanged (copy).
     """
     U = np.asarray(U, dtype=float)
@@ -170,7 +205,91 @@ def update(U, g, g_target, T: float, lam: float = 1.0, *, r=None, r_cut: Optiona
         if r is None:
             raise ValueError("r_cut needs the grid r")
         du = _apply_tail(x, du, r_cut, tail_width)
-    return U + du
+    if r is None:
+        return U + du
+    return extend_core(x, U + du, int(np.flatnonzero(rel)[0]), T)
+
+
+# --------------------------------------------------------------------------- Newton (IIE)
+
+def imc_jacobian(counts, norm, T: float) -> np.ndarray:
+    """dg/dU (n × n, 1/(kcal/mol)) measured in the CG run itself (inverse Monte Carlo, Lyubartsev &
+    Laaksonen 1995): d⟨S_a⟩/dU_b = -β/2 cov(S_a, S_b) for ordered-pair histograms S (each pair
+    counted twice, so the energy is Σ_b U_b S_b / 2); g_a = ⟨S_a⟩ / norm_a.
+
+    counts: (F, n) per-frame histograms; norm: (n,) (see analysis.rdf_frames). No closure is
+    assumed: this is the exact linear response of the finite NVT system sampled, noise and all."""
+    counts = np.asarray(counts, dtype=float)
+    norm = np.asarray(norm, dtype=float)
+    if counts.ndim != 2 or counts.shape[0] < 3 or counts.shape[1] != norm.size:
+        raise ValueError(f"imc_jacobian: counts must be (frames ≥ 3, {norm.size}), got {counts.shape}")
+    cov = np.cov(counts, rowvar=False)
+    return -cov / (2 * _kT(T) * norm[:, None])
+
+
+def virial_pressure_change(r, g, rho: float) -> np.ndarray:
+    """Row l with ΔP = l · w (atm): the change of the virial pressure when the pair force on
+    [r_i, r_i+1) changes by w_i (kcal/mol/Å), g held fixed (trapezoid in r³ g):
+    ΔP = (2π/3) ρ² ∫ r³ g Δf dr."""
+    r = np.asarray(r, dtype=float)
+    g = np.asarray(g, dtype=float)
+    return ATM * np.pi / 12 * rho ** 2 * (g[:-1] + g[1:]) * (r[1:] ** 4 - r[:-1] ** 4)
+
+
+def newton_update(U, g, g_target, T: float, r, rho: float, r_cut: float, *, P: Optional[float] = None,
+                  P_target: Optional[float] = None, lam: float = 1.0, g_min: float = G_MIN,
+                  reg: float = 0.05, max_step: float = 2.0, tail_width: float = 0.3,
+                  jacobian) -> np.ndarray:
+    """One Gauss–Newton step (kcal/mol on the grid r, Å) towards g_target; see the module docstring.
+
+    The step minimises |J w - (g_target - g)|² + (reg·s)² |w|² over the force change w on the bins
+    from the core edge to r_cut (ΔU = ∫_r^r_cut w), J = dg/dU·A, s = J's largest singular value:
+    reg damps the directions noise would otherwise blow up. dg/dU is ``jacobian`` (n × n, e.g.
+    :func:`imc_jacobian` from the CG run); rho (1/Å³) enters the pressure constraint. With P and
+    P_target (atm) the linearised virial pressure of the new potential equals P_target
+    (:func:`virial_pressure_change`, evaluated on g_target). The core edge is the first bin where
+    g or g_target exceeds g_min: bins the CG liquid samples but the target never does are pushed
+    out. The step is scaled by lam and so that max|ΔU| ≤ max_step·kT (a trust region: the response is
+    linear only for small steps); ΔU fades to 0 over tail_width Å before r_cut; the core is re-extrapolated.
+    """
+    r, U, g, gt = _grid(r, U, g, g_target)
+    kT = _kT(T)
+    if not (np.isfinite(rho) and rho > 0):
+        raise ValueError(f"newton_update: number density must be positive, got {rho!r}")
+    rel = (gt > g_min) | (g > g_min)
+    if not rel.any():
+        return U.copy()
+    s = int(np.flatnonzero(rel)[0])
+    co = int(np.searchsorted(r, r_cut, side="right"))  # first bin past the cut-off
+    m = co - s - 1  # force bins in [r_s, r_co-1); ΔU(r_co-1) = 0
+    if m < 2:
+        raise ValueError(f"newton_update: no bins between the core edge {r[s]:.3g} Å and r_cut {r_cut:.3g} Å")
+    dgdu = np.asarray(jacobian, dtype=float)
+    if dgdu.shape != (r.size, r.size) or not np.all(np.isfinite(dgdu)):
+        raise ValueError(f"newton_update: the Jacobian must be a finite ({r.size} × {r.size}) matrix")
+    dgdu = dgdu[s:, s:]
+    A0 = (r[1] - r[0]) * np.triu(np.ones((r.size - s, m)))
+    J = dgdu @ A0
+    b = (gt - g)[s:]
+    mu2 = (reg * np.linalg.norm(J, 2)) ** 2
+    H = J.T @ J + mu2 * np.eye(m)
+    rhs = J.T @ b
+    if P is not None and P_target is not None:
+        if not (np.isfinite(P) and np.isfinite(P_target)):
+            raise ValueError(f"newton_update: pressure not finite: P={P!r}, P_target={P_target!r}")
+        c = virial_pressure_change(r[s:co], gt[s:co], rho)
+        K = np.block([[H, c[:, None]], [c[None, :], np.zeros((1, 1))]])
+        w = np.linalg.solve(K, np.append(rhs, float(P_target) - float(P)))[:m]
+    else:
+        w = np.linalg.solve(H, rhs)
+    du = np.zeros_like(U)
+    du[s:] = A0 @ w
+    du *= float(lam)
+    biggest = np.abs(du).max()
+    if biggest > max_step * kT:
+        du *= max_step * kT / biggest
+    du *= _switch(r, r_cut, tail_width)
+    return extend_core(r, U + du, s, T)
 
 
 def pressure_amplitude(P: float, P_target: float, T: float, *, scale: float = 0.1,
@@ -210,6 +329,24 @@ def deviation(r, g, g_target) -> float:
     return _trapz(np.abs(g - gt), r) / den
 
 
+@dataclass
+class Sample:
+    """What one CG run of the driver's ``simulate`` gives: g on the grid, the pressure (atm, or None),
+    optionally dg/dU measured in the run (for "imc") and the RDF deviation its own sampling noise
+    explains (fraction; e.g. half against half of the run)."""
+    g: np.ndarray
+    pressure: Optional[float] = None
+    jacobian: Optional[np.ndarray] = None
+    noise: Optional[float] = None
+
+
+def halves_noise(dev_between_halves: float) -> float:
+    """The deviation from a run's sampling noise, from the deviation between its two halves: each half
+    has twice the variance of the whole, their difference √2 times a half's error, so the whole run's
+    error is half the difference."""
+    return 0.5 * float(dev_between_halves)
+
+
 # --------------------------------------------------------------------------- history
 
 @dataclass
@@ -225,6 +362,7 @@ class IBIIteration:
     deviation: float
     U_next: np.ndarray
     pressure_A: float = 0.0
+    noise: float = float("nan")  # deviation expected from sampling noise alone (target and run), fraction
 
     @property
     def filename(self) -> str:
@@ -235,7 +373,8 @@ def _write_iteration(directory: Path, it: IBIIteration) -> Path:
     path = Path(directory) / it.filename
     files.write_with(path, lambda fh: np.savez(
         fh, index=np.int64(it.index), r=it.r, U=it.U, g=it.g, pressure=np.float64(it.pressure),
-        deviation=np.float64(it.deviation), U_next=it.U_next, pressure_A=np.float64(it.pressure_A)))
+        deviation=np.float64(it.deviation), U_next=it.U_next, pressure_A=np.float64(it.pressure_A),
+        noise=np.float64(it.noise)))
     return path
 
 
@@ -245,7 +384,8 @@ def _read_iteration(path: Path) -> IBIIteration:
         it = IBIIteration(index=int(z["index"]), r=np.array(z["r"]), U=np.array(z["U"]),
                           g=np.array(z["g"]), pressure=float(z["pressure"]),
                           deviation=float(z["deviation"]), U_next=np.array(z["U_next"]),
-                          pressure_A=float(z["pressure_A"]))
+                          pressure_A=float(z["pressure_A"]),
+                          noise=float(z["noise"]) if "noise" in z.files else float("nan"))
     n = it.r.size
     if not all(a.shape == (n,) for a in (it.U, it.g, it.U_next)):
         raise ValueError(f"{path}: inconsistent array shapes")
@@ -313,7 +453,8 @@ class IBIState:
         doc["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         doc["iterations"] = [
             {"iteration": it.index, "file": it.filename, "deviation": num(it.deviation),
-             "pressure_atm": num(it.pressure), "pressure_A_kcal": num(it.pressure_A)}
+             "pressure_atm": num(it.pressure), "pressure_A_kcal": num(it.pressure_A),
+             "noise": num(it.noise)}
             for it in self.iterations]
         path = self.directory / SUMMARY_NAME
         data = (json.dumps(doc, indent=2, default=str) + "\n").encode()
@@ -344,14 +485,20 @@ class IBIResult:
     iterations: list = field(default_factory=list)
     n_simulated: int = 0
     directory: Optional[Path] = None
+    start: str = "pmf"
+    method: str = "ibi"
 
 
 def _pressure_ok(it: IBIIteration, P_target: float, p_tol: Optional[float]) -> bool:
     return p_tol is None or (math.isfinite(it.pressure) and abs(it.pressure - P_target) < p_tol)
 
 
-def _is_converged(it: IBIIteration, tol: float, P_target: float, p_tol: Optional[float]) -> bool:
-    return it.deviation < tol and _pressure_ok(it, P_target, p_tol)
+def _is_converged(it: IBIIteration, tol: float, P_target: float, p_tol: Optional[float],
+                  within_noise: bool = True) -> bool:
+    """deviation < tol, or (within_noise) no larger than the sampling noise (nothing left a longer IBI
+    could tell from noise), and the pressure within p_tol."""
+    close = it.deviation < tol or (within_noise and math.isfinite(it.noise) and it.deviation <= it.noise)
+    return close and _pressure_ok(it, P_target, p_tol)
 
 
 def _best(iterations, P_target, p_tol) -> IBIIteration:
@@ -364,20 +511,30 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             max_iterations: int = 30, tol: float = 0.01, p_tol: Optional[float] = 100.0,
             lam: float = 1.0, pressure_every: int = 1, pressure_scale: float = 0.1,
             pressure_f: float = 3e-4, g_min: float = G_MIN, smooth: int = 1,
-            tail_width: float = 1.0, U_start=None,
+            tail_width: Optional[float] = None, U_start=None, start: str = "pmf",
+            method: str = "ibi", density: Optional[float] = None, reg: float = 0.05,
+            max_step: float = 2.0, target_noise: Optional[float] = None, stop_within_noise: bool = True,
             progress: Optional[Callable[[str], None]] = print) -> IBIResult:
     """Run (or resume) IBI until converged or ``max_iterations`` simulations exist in total.
 
-    ``simulate(U, iteration, workdir) -> (g, P)`` runs CG MD with the tabulated pair
+    ``simulate(U, iteration, workdir) -> (g, P)`` (or a :class:`Sample`) runs CG MD with the tabulated pair
     potential U (kcal/mol on grid ``r``, Å; U = 0 from r_cut on) and returns the RDF on the
     same grid and the pressure in atm (P may be None when p_tol is None). ``workdir`` is
     ``<directory>/iter_XXX`` (created). Iterations are numbered from 0 (0 = PMF start).
 
     Resume: finished iterations found in ``directory`` are not redone; the run continues
     with the stored next potential. A torn last checkpoint is discarded and redone.
-    Convergence: deviation < tol and |P - P_target| < p_tol (p_tol=None: structure only,
-    no pressure correction). Pressure correction (VOTCA simple, see
+    Convergence: deviation < tol, or no larger than the sampling noise (√(target_noise² +
+    Sample.noise²), when both are known and ``stop_within_noise``), and |P - P_target| < p_tol
+    (p_tol=None: structure only, no pressure correction). Pressure correction (VOTCA simple, see
     :func:`pressure_correction`) is added to the update every ``pressure_every`` iterations.
+
+    ``method``: "ibi" (the update above, VOTCA's simple pressure ramp) or "imc" (Gauss–Newton steps,
+    :func:`newton_update`, with the pressure target as a constraint of the step; ``simulate`` returns
+    a :class:`Sample` with the run's dg/dU, see :func:`imc_jacobian`; needs the bead number
+    ``density``, 1/Å³). ``U_start`` replaces the PMF start; ``start`` names where it came
+    from (recorded in ibi.json). ``tail_width`` (Å) over which updates fade before r_cut:
+    default three bins, so g up to the cut-off steers U.
 
     Returns :class:`IBIResult`. If not converged, the final potential is the *best*
     iteration's (lowest deviation, preferring those within p_tol), not the last one: a
@@ -385,13 +542,25 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     """
     say = progress or (lambda *a, **k: None)
     r, g_target = _grid(r, g_target)
+    if method not in METHODS:
+        raise ValueError(f"unknown IBI method {method!r}; choose one of {', '.join(METHODS)}")
+    if method != "ibi" and not (density is not None and np.isfinite(density) and density > 0):
+        raise ValueError(f"method {method!r} needs the bead number density (1/Å³), got {density!r}")
+    if tail_width is None:
+        tail_width = 3 * float(r[1] - r[0])
     if p_tol is not None and (P_target is None or not math.isfinite(P_target)):
         raise ValueError("P_target needed when p_tol is set")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = IBIState.load(directory, repair=True)
     params = dict(T=T, P_target=P_target, r_cut=r_cut, tol=tol, p_tol=p_tol, lam=lam,
-                  max_iterations=max_iterations, pressure_every=pressure_every)
+                  max_iterations=max_iterations, pressure_every=pressure_every, method=method,
+                  density=density, reg=reg if method != "ibi" else None, tail_width=tail_width)
+    if state.iterations:  # a resumed run keeps the start it was begun with
+        try:
+            start = json.loads((directory / SUMMARY_NAME).read_text()).get("start", start)
+        except (OSError, ValueError):
+            pass
 
     if state.iterations:
         last = state.iterations[-1]
@@ -405,14 +574,19 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
         if U.shape != r.shape or not np.all(np.isfinite(U)):
             raise ValueError("start potential must be finite and on the grid r")
 
-    converged = bool(state.iterations) and _is_converged(state.iterations[-1], tol, P_target, p_tol)
+    converged = bool(state.iterations) and _is_converged(state.iterations[-1], tol, P_target, p_tol,
+                                                         stop_within_noise)
     n_sim = 0
     k = len(state.iterations)
     try:
         while not converged and k < max_iterations:
             workdir = directory / f"iter_{k:03d}"
             workdir.mkdir(exist_ok=True)
-            g, P = simulate(U.copy(), k, workdir)
+            out = simulate(U.copy(), k, workdir)
+            out = out if isinstance(out, Sample) else Sample(*out)
+            g, P, jac = out.g, out.pressure, out.jacobian
+            if method == "imc" and jac is None:
+                raise ValueError("method 'imc' needs simulate to return the run's dg/dU (Sample.jacobian)")
             n_sim += 1
             g = np.asarray(g, dtype=float)
             if g.shape != r.shape or not np.all(np.isfinite(g)):
@@ -421,26 +595,38 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             if p_tol is not None and not math.isfinite(P):
                 raise ValueError(f"simulate returned no finite pressure at iteration {k}")
             dev = deviation(r, g, g_target)
-            U_next = update(U, g, g_target, T, lam, r=r, r_cut=r_cut, g_min=g_min,
-                            smooth=smooth, tail_width=tail_width)
             A = 0.0
-            if p_tol is not None and pressure_every > 0 and k % pressure_every == 0:
-                A = pressure_amplitude(P, P_target, T, scale=pressure_scale, f=pressure_f)
-                U_next = U_next + pressure_correction(r, P, P_target, T, r_cut,
-                                                      scale=pressure_scale, f=pressure_f)
-            it = IBIIteration(k, r.copy(), U.copy(), g, P, dev, U_next, A)
+            correct_p = p_tol is not None and pressure_every > 0 and k % pressure_every == 0
+            if method != "ibi":
+                U_next = newton_update(U, g, g_target, T, r, density, r_cut,
+                                       P=P if correct_p else None, P_target=P_target if correct_p else None,
+                                       lam=lam, g_min=g_min, reg=reg, max_step=max_step,
+                                       tail_width=tail_width, jacobian=jac)
+            else:
+                U_next = update(U, g, g_target, T, lam, r=r, r_cut=r_cut, g_min=g_min,
+                                smooth=smooth, tail_width=tail_width)
+                if correct_p:
+                    A = pressure_amplitude(P, P_target, T, scale=pressure_scale, f=pressure_f)
+                    U_next = U_next + pressure_correction(r, P, P_target, T, r_cut,
+                                                          scale=pressure_scale, f=pressure_f)
+            noise = float("nan")
+            if target_noise is not None and out.noise is not None:
+                noise = math.hypot(float(target_noise), float(out.noise))
+            it = IBIIteration(k, r.copy(), U.copy(), g, P, dev, U_next, A, noise)
             state.append(it)
-            converged = _is_converged(it, tol, P_target, p_tol)
+            converged = _is_converged(it, tol, P_target, p_tol, stop_within_noise)
             state.write_summary(status="converged" if converged else "running",
-                                parameters=params)
-            say(f"IBI iteration {k}: deviation {dev:.4f}, P {P:.1f} atm"
+                                parameters=params, start=start, method=method)
+            say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
+                + f", P {P:.1f} atm"
                 + (f", pressure A {A:+.4f} kcal/mol" if A else ""))
             U = U_next
             k += 1
     except BaseException as exc:
         # Record why we stopped; finished iterations are already safely on disk.
         try:
-            state.write_summary(status=f"interrupted: {type(exc).__name__}", parameters=params)
+            state.write_summary(status=f"interrupted: {type(exc).__name__}", parameters=params,
+                                start=start, method=method)
         except Exception:
             pass
         raise
@@ -450,10 +636,11 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     best = _best(state.iterations, P_target, p_tol)
     final = state.iterations[-1] if converged else best
     state.write_summary(status="converged" if converged else "max_iterations",
-                        parameters=params, final_iteration=final.index,
+                        parameters=params, start=start, method=method, final_iteration=final.index,
                         best_iteration=best.index)
     say(f"IBI: {'converged' if converged else 'not converged'}; using iteration "
         f"{final.index} (deviation {final.deviation:.4f})")
     return IBIResult(r=r, U=final.U.copy(), iteration=final.index, deviation=final.deviation,
                      pressure=final.pressure, converged=converged, best_iteration=best.index,
-                     iterations=state.iterations, n_simulated=n_sim, directory=directory)
+                     iterations=state.iterations, n_simulated=n_sim, directory=directory,
+                     start=start, method=method)

@@ -97,20 +97,27 @@ def test_pmf_start_zeros_give_finite_monotone_repulsive_core():
         ibi.pmf_start(R, np.zeros_like(R), T, RC)
 
 
-def test_update_keeps_extrapolation_and_does_not_smooth_U():
+def test_update_refits_the_core_and_does_not_smooth_U():
     rng = np.random.default_rng(0)
-    U = ibi.pmf_start(R, dilute(U_STAR), T, RC) + 0.01 * rng.standard_normal(R.size) * (R < 14)
     gt = dilute(U_STAR)
+    i_edge = np.flatnonzero(gt > ibi.G_MIN)[0]
+    U = ibi.pmf_start(R, gt, T, RC)
+    U[i_edge:] += 0.01 * rng.standard_normal(R.size - i_edge) * (R[i_edge:] < 14)
+    U = ibi.extend_core(R, U, i_edge, T)  # as every U the driver makes: core from its own edge
     # g == g_target: no change at all, however rough U is (smoothing acts on ΔU only).
     assert np.array_equal(ibi.update(U, gt, gt, T, r=R, r_cut=RC), U)
-    # g unsampled in the core: ΔU there is the edge value (core shape kept), finite.
+    # g unsampled in the core: the core is re-extrapolated from the new edge, a straight wall at
+    # least as steep as the new U's first reliable bins (its shape follows the update)
     g = gt * np.where(R < 10.0, 1.05, 1.0)  # CG too structured below 10 Å
     g[R < 4.5] = 0.0
     Un = ibi.update(U, g, gt, T, lam=1.0, r=R, r_cut=RC, smooth=0)
     dU = Un - U
     assert np.all(np.isfinite(Un))
     i0 = np.flatnonzero(R >= 4.5)[0]
-    assert np.allclose(dU[:i0], dU[i0])
+    core_slope = np.diff(Un[:i0 + 1]) / np.diff(R[:i0 + 1])
+    assert np.allclose(core_slope, core_slope[0])  # straight
+    edge_steps = np.diff(Un[i0:i0 + 3]) / np.diff(R[i0:i0 + 3])
+    assert core_slope[0] <= edge_steps.min() + 1e-9 and core_slope[0] <= -5 * KT
     assert np.allclose(dU[(R >= 4.5) & (R < 10.0)], KT * np.log(1.05))  # U raised there
     assert np.allclose(dU[(R > 10.0) & (R < 13.0)], 0.0)
     assert dU[-1] == 0.0 and np.all(dU[R >= RC] == 0.0)
@@ -197,7 +204,7 @@ def test_pressure_correction_applied_in_driver(tmp_path):
     As = [it.pressure_A for it in res.iterations]
     assert As[0] == pytest.approx(-0.1 * KT * 0.6) and As[1] == 0.0 and As[2] < 0
     it = res.iterations[0]
-    plain = ibi.update(it.U, it.g, gt, T, 1.0, r=R, r_cut=RC)
+    plain = ibi.update(it.U, it.g, gt, T, 1.0, r=R, r_cut=RC, tail_width=3 * 0.025)  # the driver's
     assert np.allclose(it.U_next - plain, ibi.pressure_correction(R, 2001.0, 1.0, T, RC))
 
 

@@ -1,0 +1,152 @@
+"""The Newton-type IBI updates against closed-form answers (no MD): the inverse Monte Carlo Jacobian of
+an ideal gas, the size and sign of the pressure constraint (checked
+with a virial integral written out here), and the warm start from a trained structure model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mobcg import cg, ibi, models
+
+T = 298.15
+KT = ibi.KB * T
+DR = 0.1
+R = (np.arange(140) + 0.5) * DR  # bin centres, 0.05 .. 13.95 Å
+RC = 13.0
+ATM_PER_KCAL_MOL_A3 = 4184.0 / 6.02214076e23 / 1e-30 / 101325.0  # ≈ 68568 atm
+
+
+def soft(r):
+    """A smooth one-bead potential (kcal/mol): wall below 5 Å, well of -0.5 at 6 Å, 0 from RC on."""
+    u = 0.5 * ((6.0 / np.maximum(r, 4.0)) ** 12 - 2 * (6.0 / np.maximum(r, 4.0)) ** 6)
+    return np.where(r < RC, u - 0.5 * ((6.0 / RC) ** 12 - 2 * (6.0 / RC) ** 6), 0.0)
+
+
+def test_imc_jacobian_of_an_ideal_gas_is_minus_beta_on_the_diagonal():
+    """Non-interacting points: pair counts per bin are Poisson and independent, so
+    dg_a/dU_b = -β g_a δ_ab with g = 1 (the exact linear response of an ideal gas)."""
+    from mobcg import analysis
+    rng = np.random.default_rng(3)
+    L = 30.0
+    pos = rng.uniform(0, L, size=(1500, 60, 3))
+    boxes = np.full((1500, 3), L)
+    r, g, counts, norm = analysis.rdf_frames(pos, boxes, 12.0, 12)
+    assert np.allclose(counts.mean(0) / norm, g)
+    J = ibi.imc_jacobian(counts, norm, T)
+    diag = np.diag(J)[4:]  # bins from 4 Å: enough pairs for a 5 % estimate
+    assert np.allclose(diag * KT, -1.0, atol=0.1)
+    off = J[4:, 4:] - np.diag(np.diag(J)[4:])
+    assert np.mean(np.abs(off)) * KT < 0.05  # sampling noise only: 1500 frames
+
+
+def virial_pressure(U, g, rho):
+    """P_excess = -(2π/3) ρ² ∫ r³ U'(r) g(r) dr in atm, rho in 1/Å³ (trapezoid on R)."""
+    return -2 * np.pi / 3 * rho ** 2 * np.trapezoid(R ** 3 * np.gradient(U, R) * g, R) * ATM_PER_KCAL_MOL_A3
+
+
+@pytest.mark.parametrize("P", [900.0, -400.0])
+def test_newton_step_moves_the_virial_pressure_to_its_target(P):
+    """With g already at its target the step changes structure nothing (dilute Jacobian: no change is
+    asked for), so all it does is meet the pressure: the virial pressure of g_target under U_next
+    differs from that under U by P_target - P, with the sign that pulls a too-high pressure down."""
+    rho = 0.0038
+    g = np.exp(-soft(R) / KT)
+    U = ibi.extend_core(R, soft(R), int(np.flatnonzero(g > ibi.G_MIN)[0]), T)  # as the driver keeps U
+    J = np.diag(-g / KT)
+    P_target = 1.0
+    U_next = ibi.newton_update(U, g, g, T, R, rho, RC, P=P, P_target=P_target, jacobian=J, max_step=10.0,
+                               tail_width=0.0)
+    dP = virial_pressure(U_next, g, rho) - virial_pressure(U, g, rho)
+    assert dP == pytest.approx(P_target - P, rel=0.05)
+    mid = (R > 6.5) & (R < 11)
+    if P > P_target:  # too high: the new potential is more attractive (lower) out there
+        assert np.all(U_next[mid] < U[mid])
+    else:
+        assert np.all(U_next[mid] > U[mid])
+    assert np.all(U_next[R >= RC] == 0.0)
+    # no pressure target and g at its target: a fixed point
+    assert np.allclose(ibi.newton_update(U, g, g, T, R, rho, RC, jacobian=J), U)
+
+
+def test_newton_step_solves_the_linear_problem_it_is_given():
+    """If g responds exactly linearly (g = g0 + J ΔU), one unregularised step from g0 lands on g_target
+    (up to the force parametrisation, which fixes ΔU = 0 at the cut-off)."""
+    U = soft(R)
+    g0 = np.exp(-U / KT)
+    J = np.diag(-g0 / KT)
+    dU_true = 0.3 * KT * np.exp(-((R - 7.5) / 1.0) ** 2)  # a bump, ~0 at RC
+    g_target = g0 + J @ dU_true
+    U_next = ibi.newton_update(U, g0, g_target, T, R, 0.0038, RC, jacobian=J, reg=1e-6, tail_width=0.0)
+    sampled = (g0 > 0.05) & (R < RC - 0.5)
+    assert np.allclose((U_next - U)[sampled], dU_true[sampled], atol=0.01 * KT)
+
+
+class Fixed:
+    """Predicts one potential for any input, like a trained PotentialModel (module level: pickled)."""
+
+    def __init__(self, U):
+        self.U = U
+
+    def predict(self, X):
+        return np.repeat(self.U[None, :], len(X), axis=0), np.zeros((len(X), len(self.U)))
+
+
+def test_warm_start_from_a_trained_structure_model_is_used_and_recorded(tmp_path):
+    """cg.start_potential predicts from analysis/models/structure.joblib (the trained model's file),
+    moves it onto the IBI grid with a core of its own and U(r_cut) = 0, and names its source;
+    without a model it is the PMF; run_ibi records the start in ibi.json, and a resumed run keeps it."""
+    from mobcg.forcefield import OPLS_AA
+
+    grid = np.round(np.arange(0.5, 15.0, 0.05), 4)
+    truth = soft(grid) - 0.05  # not 0 at RC: the start must shift it
+    analysis_dir = tmp_path / "analysis"
+    models.save(Fixed(truth), analysis_dir / "models" / "structure.joblib", {"grid": grid.tolist()})
+    (analysis_dir / "models.json").write_text(json.dumps({"fingerprint": "abc123"}))
+    g_target = np.exp(-soft(R) / KT)
+    U0, source = cg.start_potential(R, g_target, T, RC, analysis_dir, OPLS_AA)
+    assert source == "model:structure:abc123"
+    sampled = (g_target > ibi.G_MIN) & (R < RC)
+    expected = np.interp(R, grid, truth) - np.interp(RC, grid, truth)
+    assert np.allclose(U0[sampled], expected[sampled], atol=1e-3)  # shift read on the 0.1 Å grid
+    assert np.all(U0[R >= RC] == 0.0) and np.all(np.diff(U0[~sampled & (R < 5)]) < 0)
+    assert cg.start_potential(R, g_target, T, RC, tmp_path / "none", OPLS_AA) == (None, "pmf")
+    assert cg.start_potential(R, g_target, T, RC, None, OPLS_AA) == (None, "pmf")
+
+    calls = []
+
+    def engine(U, k, workdir):
+        calls.append(k)
+        return np.exp(-U / KT), None
+
+    res = ibi.run_ibi(R, g_target, None, T, engine, tmp_path / "ibi", RC, p_tol=None, max_iterations=1, tol=1e-12,
+                      U_start=U0, start=source, progress=None)
+    assert np.allclose(res.iterations[0].U, U0) and res.start == source
+    assert json.loads((tmp_path / "ibi" / ibi.SUMMARY_NAME).read_text())["start"] == source
+    again = ibi.run_ibi(R, g_target, None, T, engine, tmp_path / "ibi", RC, p_tol=None, max_iterations=2, tol=1e-12,
+                        progress=None)  # resumed without naming a start: keeps the model's
+    assert again.start == source and calls == [0, 1]
+
+
+def test_a_deviation_within_the_sampling_noise_counts_as_converged(tmp_path):
+    """√(target_noise² + run noise²) = 5 %: an iteration at 4 % deviation is converged (nothing a longer
+    IBI could tell from noise), one at 6 % is not; with stop_within_noise=False only tol counts. The noise
+    is recorded per iteration."""
+    g_target = np.exp(-soft(R) / KT)
+    devs = {}
+
+    def engine(scale):
+        def sim(U, k, workdir):
+            g = g_target * (1 + scale)  # deviation = scale
+            return ibi.Sample(g, None, None, 0.04)
+        return sim
+
+    for scale, within in ((0.04, True), (0.06, True), (0.04, False)):
+        res = ibi.run_ibi(R, g_target, None, T, engine(scale), tmp_path / f"{scale}{within}", RC, p_tol=None,
+                          max_iterations=2, tol=0.01, target_noise=0.03, stop_within_noise=within, progress=None)
+        devs[(scale, within)] = (res.converged, len(res.iterations))
+        assert res.iterations[0].noise == pytest.approx(0.05)
+        assert res.iterations[0].deviation == pytest.approx(scale, rel=1e-3)
+    assert devs == {(0.04, True): (True, 1), (0.06, True): (False, 2), (0.04, False): (False, 2)}
+    summary = json.loads((tmp_path / "0.04True" / ibi.SUMMARY_NAME).read_text())
+    assert summary["iterations"][0]["noise"] == pytest.approx(0.05)
