@@ -161,23 +161,22 @@ def bead_mass(job) -> float:
     return build(name).mass
 
 
-def initial_configuration(job) -> tuple[np.ndarray, np.ndarray]:
+def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
     """The last AA centre-of-mass frame, scaled to the mean AA (NPT) volume: (positions in [0, L), box).
 
     The CG runs are NVT, so their density must be the AA average, not one frame's: a 64-molecule
     NPT box fluctuates by several % in volume, and a 6 % denser CG box kept the first RDF peak 10 %
     high however IBI changed the potential (and drove the CG pressure up).
     """
-    _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
+    _, pos, boxes = frames if frames is not None else trajectory.read_gsd(job.fn("aa_com.gsd"))
     scale = (np.prod(boxes, axis=1).mean() / np.prod(boxes[-1])) ** (1 / 3)
     box = boxes[-1] * scale
     return np.mod(pos[-1] * scale, box), box
 
 
-def _target(job, r_max: float, bins: int):
-    """The IBI target: the AA COM RDF recomputed from aa_com.gsd on the IBI grid, and the deviation its
-    sampling noise explains (first half of the frames against the second): (r, g, noise)."""
-    _, pos, boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
+def _target(pos, boxes, r_max: float, bins: int):
+    """The IBI target: the AA COM RDF of frames (F, N, 3) in boxes (F, 3) on the IBI grid, and the
+    deviation its sampling noise explains (first half of the frames against the second): (r, g, noise)."""
     r, g, counts, norm = analysis.rdf_frames(pos, boxes, r_max, bins)
     half = len(counts) // 2
     return r, g, ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
@@ -268,11 +267,11 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     """
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
-    positions, box = initial_configuration(job)
+    frames = trajectory.read_gsd(job.fn("aa_com.gsd"))  # read once: the start, the grid and the target
+    positions, box = initial_configuration(job, frames)
     # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
-    aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))[2]
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(aa_boxes.min()), *box])
-    r, g_target, target_noise = _target(job, r_max, bins)
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(frames[2].min()), *box])
+    r, g_target, target_noise = _target(frames[1], frames[2], r_max, bins)
     job.doc["ibi_target_noise"] = target_noise
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)

@@ -45,6 +45,7 @@ kB = KB
 
 G_MIN = 1e-4  # g below this is "unreliable" (≈ 9.2 kT); no log is taken of it
 ATM = 68568.415  # atm per kcal/mol/Å³ (LAMMPS real: nktv2p)
+WORSE = 1.25  # a Newton iterate this much worse (deviation ratio) than the best so far is not followed
 METHODS = ("ibi", "imc")  # plain IBI; Gauss–Newton with the CG run's own Jacobian
 SUMMARY_NAME = "ibi.json"
 _ITER_RE = re.compile(r"^iteration_(\d+)\.npz$")
@@ -609,6 +610,16 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
                     A = pressure_amplitude(P, P_target, T, scale=pressure_scale, f=pressure_f)
                     U_next = U_next + pressure_correction(r, P, P_target, T, r_cut,
                                                           scale=pressure_scale, f=pressure_f)
+            backtrack = ""
+            if method != "ibi" and state.iterations:
+                # Newton needs a globalisation: a step that made the RDF clearly worse than the best
+                # potential so far is not followed; the best one's own step is retried, halved once
+                # per worse iteration since (a liquid pushed near its spinodal otherwise ran away)
+                best = min(state.iterations, key=lambda i: i.deviation)
+                if dev > WORSE * best.deviation:
+                    shrink = 0.5 ** (k - best.index)
+                    U_next = best.U + shrink * (best.U_next - best.U)
+                    backtrack = f"; worse than iteration {best.index}: its step × {shrink:g} instead"
             noise = float("nan")
             if target_noise is not None and out.noise is not None:
                 noise = math.hypot(float(target_noise), float(out.noise))
@@ -619,7 +630,7 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
                                 parameters=params, start=start, method=method)
             say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
                 + f", P {P:.1f} atm"
-                + (f", pressure A {A:+.4f} kcal/mol" if A else ""))
+                + (f", pressure A {A:+.4f} kcal/mol" if A else "") + backtrack)
             U = U_next
             k += 1
     except BaseException as exc:

@@ -150,3 +150,24 @@ def test_a_deviation_within_the_sampling_noise_counts_as_converged(tmp_path):
     assert devs == {(0.04, True): (True, 1), (0.06, True): (False, 2), (0.04, False): (False, 2)}
     summary = json.loads((tmp_path / "0.04True" / ibi.SUMMARY_NAME).read_text())
     assert summary["iterations"][0]["noise"] == pytest.approx(0.05)
+
+
+def test_newton_steps_that_make_the_rdf_worse_are_backtracked(tmp_path):
+    """A Jacobian 0.3 times the true response makes every full Newton step overshoot 3.3-fold, so
+    followed blindly the RDF error grows 2.3-fold per iteration. The driver instead retries the best
+    potential's step halved: the error falls below half the start within 8 runs, and no run
+    is more than 4 times worse than the start (overshoots, each followed by a shorter step)."""
+    U_true = ibi.extend_core(R, soft(R), int(np.flatnonzero(np.exp(-soft(R) / KT) > ibi.G_MIN)[0]), T)
+    g_target = np.exp(-U_true / KT)
+    bump = 0.2 * KT * np.exp(-((R - 8.0) / 1.0) ** 2) * (R < RC)
+
+    def sim(U, k, workdir):
+        g = np.exp(-U / KT)
+        return ibi.Sample(g, None, np.diag(-0.3 * g / KT), None)
+
+    res = ibi.run_ibi(R, g_target, None, T, sim, tmp_path, RC, p_tol=None, max_iterations=8, tol=1e-4,
+                      method="imc", density=0.0038, reg=1e-6, U_start=U_true + bump, progress=None)
+    devs = [it.deviation for it in res.iterations]
+    assert devs[1] > ibi.WORSE * devs[0]  # the first full step overshot
+    assert max(devs) < 4 * devs[0]
+    assert min(devs) < 0.5 * devs[0] and res.deviation == min(devs)
