@@ -211,7 +211,7 @@ def update(U, g, g_target, T: float, lam: float = 1.0, *, r=None, r_cut: Optiona
     return extend_core(x, U + du, int(np.flatnonzero(rel)[0]), T)
 
 
-# --------------------------------------------------------------------------- Newton (IIE)
+# --------------------------------------------------------------------------- Newton (IMC)
 
 def imc_jacobian(counts, norm, T: float) -> np.ndarray:
     """dg/dU (n × n, 1/(kcal/mol)) measured in the CG run itself (inverse Monte Carlo, Lyubartsev &
