@@ -31,7 +31,7 @@ TRAJECTORY = "cg_com.gsd"
 RDF = "rdf_cg.txt"
 MSD = "msd_cg.txt"
 
-TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane)
+TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
 RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
@@ -154,11 +154,9 @@ def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
 
 
 def bead_mass(job) -> float:
-    name = job.sp.get("molecule", "2,3,4-trimethylpentane")
-    if name == "2,3,4-trimethylpentane":
-        return TMP_MASS
-    from .molecule import build
-    return build(name).mass
+    """The CG bead's mass: the job's molecule's molar mass (g/mol; one bead per molecule)."""
+    from .molecule import molar_mass
+    return molar_mass(jobs.molecule(job))
 
 
 def initial_configuration(job) -> tuple[np.ndarray, np.ndarray]:
