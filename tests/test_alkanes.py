@@ -2,8 +2,6 @@
 in the statepoint (init.py --molecule, signac find), refusal of what is not an alkane, the CG bead
 mass and the dataset descriptors that follow the molecule."""
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -93,27 +91,39 @@ def test_descriptors():
     assert molecule.descriptors("2,3,4-trimethylpentane")["quaternary_carbons"] == 0
 
 
-def _init(root, *args):
-    shutil.copy(REPO / "init.py", root / "init.py")
-    return subprocess.run([sys.executable, "init.py", "--preset", "tiny", *args], cwd=root, capture_output=True,
-                          text=True)
+def _init(root, capsys, *args) -> tuple[int, str, str]:
+    """init.py in this process (each subprocess costs seconds of imports): (status, stdout, stderr)."""
+    from mobcg.init import main
+    capsys.readouterr()
+    code = main(["--preset", "tiny", "--root", str(root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize("smiles, why", [("CCO", "contains O"), ("C1CCCCC1", "a ring"),
                                          ("C=CC", "double"), ("CC(C)(C)C", "no CCCC"), ("CC.CCCC", "more than one"),
                                          ("hexane!", "neither a SMILES")])
-def test_init_refuses_what_is_not_an_alkane(tmp_path, smiles, why):
-    proc = _init(tmp_path, "--molecule", smiles)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+def test_init_refuses_what_is_not_an_alkane(tmp_path, capsys, smiles, why):
+    code, _, err = _init(tmp_path, capsys, "--molecule", smiles)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
     assert f"molecule {smiles!r}" in lines[0] and why in lines[0]
     assert not (tmp_path / "workspace").exists() and not (tmp_path / ".signac").exists()
 
 
-def test_init_molecule_in_statepoint_and_signac_find(tmp_path):
-    assert _init(tmp_path, "--n", "1").returncode == 0  # the default molecule
-    proc = _init(tmp_path, "--n", "1", "--molecule", "CCCCCC")
-    assert proc.returncode == 0 and "molecule n-hexane" in proc.stdout, proc.stderr
+def test_init_script_refuses_with_one_line(tmp_path):
+    shutil.copy(REPO / "init.py", tmp_path / "init.py")
+    proc = subprocess.run([sys.executable, "init.py", "--molecule", "CCO"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "init.py: error: molecule 'CCO': not an alkane (contains O); OPLS-AA is typed here for acyclic saturated "
+        "hydrocarbons CnH2n+2 only"]
+
+
+def test_init_molecule_in_statepoint_and_signac_find(tmp_path, capsys):
+    assert _init(tmp_path, capsys, "--n", "1")[0] == 0  # the default molecule
+    code, out, err = _init(tmp_path, capsys, "--n", "1", "--molecule", "CCCCCC")
+    assert code == 0 and "molecule n-hexane" in out, err
     project = signac.get_project(tmp_path)
     by_molecule = Counter(job.sp["molecule"] for job in project)
     assert by_molecule == {"n-hexane": 2, "2,3,4-trimethylpentane": 2}  # one drawn set + the reference each
@@ -123,8 +133,8 @@ def test_init_molecule_in_statepoint_and_signac_find(tmp_path):
     reference = [job for job in project if job.sp["molecule"] == "n-hexane" and job.doc.get("reference")]
     assert len(reference) == 1 and reference[0].sp["forcefield"] == OPLS_AA
     # the published sets are the paper's molecule's; their numbers mean nothing for another one
-    proc = _init(tmp_path, "--published", "1", "--molecule", "n-octane")
-    assert proc.returncode == 2 and "--published 1 with --molecule n-octane" in proc.stderr
+    code, _, err = _init(tmp_path, capsys, "--published", "1", "--molecule", "n-octane")
+    assert code == 2 and "--published 1 with --molecule n-octane" in err
 
 
 def test_bead_mass_and_statepoint_check_follow_the_molecule(tmp_path):
