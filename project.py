@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Mobility-preserving coarse-grained models of 2,3,4-trimethylpentane as a signac-flow workflow.
+"""Mobility-preserving coarse-grained models of alkanes (2,3,4-trimethylpentane by default) as a signac-flow workflow.
 
     python project.py status       # where every job stands
     python project.py run          # run what is eligible, here

@@ -104,6 +104,8 @@ def main(argv=None) -> int:
             flat = json.loads(Path(args.params).read_text())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ForceFieldError(f"{args.params}: cannot read parameters ({exc})") from None
+        # an optional "molecule" beside the 19 parameters: the project's models may know several
+        molecule = flat.pop("molecule", None) if isinstance(flat, dict) else None
         x = check_model_input(flat, where=args.params)
         if args.d_aa is not None and not args.d_aa > 0:
             raise ForceFieldError(f"--d-aa {args.d_aa}: D_AA must be > 0")
@@ -111,8 +113,15 @@ def main(argv=None) -> int:
         use_project = args.models == "project" or (
             args.models == "auto" and (args.analysis is not None or (Path(analysis) / "models.json").exists()))
         if use_project:
-            _, lines = _project(flat, args, analysis)
+            _, lines = _project(flat if molecule is None else flat | {"molecule": molecule}, args, analysis)
         else:
+            from .molecule import DEFAULT, MoleculeError, resolve
+            try:
+                if molecule is not None and resolve(molecule) != DEFAULT:
+                    raise ForceFieldError(f"{args.params}: molecule {molecule}: the published models know {DEFAULT} "
+                                          "only; train a project of this molecule")
+            except MoleculeError as exc:
+                raise ForceFieldError(f"{args.params}: {exc}") from None
             _, lines = _published(x, args)
     except Exception as exc:  # noqa: BLE001 - one line for the user, whatever the cause
         # The user's errors; those modules' classes only if they were imported (aggregate is slow to import).

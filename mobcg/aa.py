@@ -54,7 +54,7 @@ def _common(job, ff: dict, preset: dict) -> dict:
     frame_every = lammps.steps(preset["aa"]["frame_ps"], dt)
     return {"ff": ff, "lj": NONBONDED["lj"], "special14": NONBONDED["special_lj_coul_14"],
             "cutoff": preset["aa"]["cutoff"], "timestep": dt, "temperature": job.sp.get("temperature", 298.15),
-            "pressure": job.sp.get("pressure", 1.0), "job_id": job.id, "molecule": job.sp.get("molecule"),
+            "pressure": job.sp.get("pressure", 1.0), "job_id": job.id, "molecule": jobs.molecule(job),
             "n_molecules": preset["n_molecules"], "seed": 1 + int(job.id[:6], 16) % 900000,
             "thermo_every": frame_every * 10, "frame_every": frame_every}
 
@@ -62,7 +62,7 @@ def _common(job, ff: dict, preset: dict) -> dict:
 def build(job) -> None:
     """Random packing of N molecules in a dilute cubic lattice → aa.data."""
     ff, preset = jobs.forcefield(job), jobs.preset(job)
-    molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
+    molecule = build_molecule(jobs.molecule(job))
     # Stretch the RDKit conformer so drawn long bonds fit without overlaps.
     scale = max(1.0, ff["bonds"]["CC"]["r0"] / OPLS_AA["bonds"]["CC"]["r0"],
                 ff["bonds"]["CH"]["r0"] / OPLS_AA["bonds"]["CH"]["r0"])
@@ -101,7 +101,7 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
     """
     ff, preset = jobs.forcefield(job), jobs.preset(job)
     aa, crit = preset["aa"], preset["analysis"]
-    molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
+    molecule = build_molecule(jobs.molecule(job))
     ctx = _common(job, ff, preset)
     dt = ctx["timestep"]
     v_mol = vdw_volume(molecule, ff)  # Å³, with the drawn bond lengths
@@ -200,7 +200,9 @@ def sample(job, np: int = 1, progress=print) -> None:
     dt = ctx["timestep"]
     ctx.update(restart_in=EQUILIBRATED, name="sample_aa")
     steps = lammps.steps(preset["aa"]["production_ps"], dt) // ctx["frame_every"] * ctx["frame_every"]
-    cap = lammps.steps(preset["aa"].get("production_max_ps", preset["aa"]["production_ps"]), dt)
+    # whole frames, like steps: a cap between frames was never reached and the extension looped forever
+    cap = lammps.steps(preset["aa"].get("production_max_ps", preset["aa"]["production_ps"]), dt) \
+        // ctx["frame_every"] * ctx["frame_every"]
     end = "sample_aa.end.restart"
     # A kill during an extension: continue it from the end state of the last finished segment.
     start = end if job.isfile(end) else None
@@ -226,7 +228,7 @@ def sample(job, np: int = 1, progress=print) -> None:
 def analyze(job) -> None:
     """Density, COM RDF (the IBI target) and D_AA from the diffusive window; job.doc's D_AA marks it done."""
     preset = jobs.preset(job)
-    molecule = build_molecule(job.sp.get("molecule", "2,3,4-trimethylpentane"))
+    molecule = build_molecule(jobs.molecule(job))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     rho = analysis.density(pos.shape[1], molecule.mass, boxes)
     # the preset's range, cut to whole bins below half the smallest NPT box (recorded as rdf_r_max)

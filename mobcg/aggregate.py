@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, jobs, lammps, tables
+from . import analysis, cg, datasets, files, forcefield, jobs, lammps, molecule, tables
 from .lammps import trajectory
 
 
@@ -110,6 +110,9 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
         G_aa.append(np.interp(r_rdf, aa_rdf[:, 0], aa_rdf[:, 1]))
         G_cg.append(np.interp(r_rdf, cg_rdf[:, 0], cg_rdf[:, 1]))
     ids = [j.id for j in job_list]
+    # molecule descriptors beside the 19 parameters, so models can learn across molecules
+    mols = [molecule.resolve(jobs.molecule(j)) for j in job_list]
+    desc = np.array([[molecule.descriptors(m)[k] for k in molecule.DESCRIPTORS] for m in mols])
     holdout = np.array([bool(j.doc.get("holdout", False)) for j in job_list])
     d_aa = np.array([j.doc["D_AA"] for j in job_list])
     d_cg = np.array([j.doc["D_CG"] for j in job_list])
@@ -122,11 +125,13 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     with files.atomic_path(directory / DATASETS) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=np.array(ids), X=np.array(X), r=r, U=np.array(U), r_rdf=r_rdf, rdf_aa=np.array(G_aa),
-                     rdf_cg=np.array(G_cg), D_AA=d_aa, D_CG=d_cg, alpha=alpha, holdout=holdout, pairs=pairs)
+                     rdf_cg=np.array(G_cg), D_AA=d_aa, D_CG=d_cg, alpha=alpha, holdout=holdout, pairs=pairs,
+                     molecule=np.array(mols), descriptors=desc, descriptor_names=np.array(molecule.DESCRIPTORS))
     summary = {"fingerprint": fingerprint(ids), "ids": ids, "n_jobs": len(ids), "n_train": int(len(train)),
                "n_holdout": int(holdout.sum()), "n_pairs": int(len(pairs)), "grid": [float(r[0]), float(r[-1]), DR],
                "rdf_grid": [float(r_rdf[0]), float(r_rdf[-1]), RDF_GRID_DR], "pairing": {"tol": tol, "r2_min": r2_min},
-               "parameters": forcefield.PARAMETER_NAMES}
+               "parameters": forcefield.PARAMETER_NAMES, "molecules": sorted(set(mols)),
+               "descriptors": list(molecule.DESCRIPTORS)}
     files.write_json(directory / DATASETS_JSON, summary)
     return summary
 
@@ -198,17 +203,45 @@ def train_models(directory) -> dict:
         return _train_models(directory)
 
 
+def _inputs(data: dict, train: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+    """(model inputs of every dataset row, descriptor names used, training molecules). The molecule
+    descriptors join the 19 parameters only when the training jobs hold more than one molecule: for
+    one molecule they are constant columns that carry nothing (and a dataset from before descriptors
+    is one molecule, the default)."""
+    names = data.get("molecule", np.array([molecule.DEFAULT] * len(data["X"])))
+    trained_on = sorted(set(names[train].tolist()))
+    if len(trained_on) > 1:
+        return np.hstack([data["X"], data["descriptors"]]), list(molecule.DESCRIPTORS), trained_on
+    return data["X"], [], trained_on
+
+
+def model_input(x: np.ndarray, meta: dict, name: str | None, where: str = "parameters") -> np.ndarray:
+    """The (1, 19) parameters, with the molecule's descriptors appended when the model was trained
+    across molecules; AggregateError for a molecule a one-molecule model never saw."""
+    name = molecule.resolve(name or molecule.DEFAULT)
+    trained_on = meta.get("molecules", [molecule.DEFAULT])
+    if not meta.get("descriptors"):
+        if name not in trained_on:
+            raise AggregateError(f"{where}: molecule {name}: these models were trained on {', '.join(trained_on)} only")
+        return x
+    d = molecule.descriptors(name)
+    return np.hstack([x, [[d[k] for k in meta["descriptors"]]]])
+
+
 def _train_models(directory: Path) -> dict:
     data = load_datasets(directory)
     train = ~data["holdout"]
     ids = data["ids"][train].tolist()
     if train.sum() < 2:
         raise AggregateError(f"{train.sum()} training job(s): need at least 2 finished, non-held-out jobs")
-    X, r = data["X"][train], data["r"]
+    X_all, used, trained_on = _inputs(data, train)
+    X, r = X_all[train], data["r"]
     meta = {"grid": r.tolist(), "parameters": forcefield.PARAMETER_NAMES, "training_ids": ids,
+            "descriptors": used, "molecules": trained_on,
             "dataset": _read_json(directory / DATASETS_JSON).get("fingerprint")}
     out = {"fingerprint": fingerprint(ids + [str(meta["dataset"])]), "dataset": meta["dataset"], "models": {},
-           "n_train": int(train.sum()), "versions": _models().library_versions()}
+           "n_train": int(train.sum()), "molecules": trained_on, "descriptors": used,
+           "versions": _models().library_versions()}
     (directory / "models").mkdir(parents=True, exist_ok=True)
     structure = _potential_model().fit(X, data["U"][train], r=r)
     scores = _cv_potential(_potential_model, X, data["U"][train])
@@ -216,7 +249,7 @@ def _train_models(directory: Path) -> dict:
     out["models"]["structure"] = {"file": "models/structure.joblib", "n_samples": int(train.sum()), **scores}
     pairs = data["pairs"]
     if len(pairs):
-        Xp, Up = data["X"][pairs[:, 0]], data["U"][pairs[:, 1]]
+        Xp, Up = X_all[pairs[:, 0]], data["U"][pairs[:, 1]]
         mobility = _potential_model().fit(Xp, Up, r=r)
         scores = _cv_potential(_potential_model, Xp, Up)
         _models().save(mobility, directory / "models" / "mobility.joblib",
@@ -264,13 +297,23 @@ def check_parameters(flat, where: str = "parameters") -> np.ndarray:
 
 def predict(flat: dict, directory, out=None, where: str = "parameters") -> dict:
     """Both potentials as LAMMPS/GROMACS/CSV tables (with their ensemble band) and alpha, D_CG, D_AA
-    with calibrated intervals, from this project's models. ``out`` None: scalars only, nothing written."""
+    with calibrated intervals, from this project's models. ``out`` None: scalars only, nothing written.
+    ``flat`` may name its "molecule" (table name or SMILES; default 2,3,4-trimethylpentane)."""
+    if isinstance(flat, dict) and "molecule" in flat:
+        flat = dict(flat)
+        name = flat.pop("molecule")
+        try:
+            molecule.resolve(name)
+        except molecule.MoleculeError as exc:
+            raise AggregateError(f"{where}: {exc}") from None
+    else:
+        name = None
     x = check_parameters(flat, where)
     directory = Path(directory)
     if not (directory / MODELS_JSON).exists():
         raise AggregateError(f"{directory / MODELS_JSON}: no trained models (run `python project.py run` first)")
     with files.locked(directory, shared=True):  # models of one generation, not half old, half new
-        return _predict(x, flat, directory, None if out is None else Path(out))
+        return _predict(x, flat, directory, None if out is None else Path(out), name, where)
 
 
 # Fewer training jobs than this: CV residuals are too few to calibrate an interval, so the model
@@ -289,21 +332,24 @@ def scalar_interval(value: float, info: dict, level: float):
     return [float(value * np.exp(-q)), float(value * np.exp(q))]
 
 
-def predicted_potential(directory, forcefield_: dict, kind: str = "structure"):
-    """(grid Å, U kcal/mol, models fingerprint) the trained `kind` model predicts for one force field;
-    FileNotFoundError when no such model is trained."""
+def predicted_potential(directory, forcefield_: dict, kind: str = "structure", name: str | None = None,
+                        where: str = "parameters"):
+    """(grid Å, U kcal/mol, models fingerprint) the trained `kind` model predicts for one force field
+    of molecule `name`; FileNotFoundError when no such model is trained."""
     directory = Path(directory)
     path = directory / "models" / f"{kind}.joblib"
     if not path.exists():
         raise FileNotFoundError(path)
     with files.locked(directory, shared=True):
         model, meta = _models().load(path)
-    U, _ = model.predict(forcefield.vector(forcefield_)[None, :])
+    U, _ = model.predict(model_input(forcefield.vector(forcefield_)[None, :], meta, name, where))
     return np.asarray(meta["grid"], dtype=float), np.asarray(U[0], dtype=float), models_fingerprint(directory)
 
 
-def _predict(x, flat, directory: Path, out: Path | None) -> dict:
+def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = None,
+             where: str = "parameters") -> dict:
     models_json = _read_json(directory / MODELS_JSON)
+    x = model_input(x19, models_json, name, where)
     result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {},
               "source": "project", "models_fingerprint": models_json.get("fingerprint"),
               "n_train": models_json.get("n_train")}
@@ -356,7 +402,7 @@ def validate(job, directory, np_: int = 1) -> dict:
             continue
         with files.locked(directory, shared=True):
             model, meta = _models().load(path)
-        U, _ = model.predict(x)
+        U, _ = model.predict(model_input(x, meta, jobs.molecule(job), f"job {job.id}"))
         r_cut = float(meta["grid"][-1])
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)
         try:

@@ -31,7 +31,7 @@ TRAJECTORY = "cg_com.gsd"
 RDF = "rdf_cg.txt"
 MSD = "msd_cg.txt"
 
-TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane)
+TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
 RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
@@ -154,11 +154,9 @@ def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
 
 
 def bead_mass(job) -> float:
-    name = job.sp.get("molecule", "2,3,4-trimethylpentane")
-    if name == "2,3,4-trimethylpentane":
-        return TMP_MASS
-    from .molecule import build
-    return build(name).mass
+    """The CG bead's mass: the job's molecule's molar mass (g/mol; one bead per molecule)."""
+    from .molecule import molar_mass
+    return molar_mass(jobs.molecule(job))
 
 
 def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +230,8 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        stop_within_noise=bool(section.get("stop_within_noise", True)))
 
 
-def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None):
+def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None,
+                    molecule: str | None = None):
     """(U_start on r in kcal/mol, source): the trained structure-preserving model's prediction for
     this force field when `models` (an analysis folder) holds one, else (None, "pmf").
 
@@ -243,7 +242,7 @@ def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield
         return None, "pmf"
     from . import aggregate
     try:
-        grid, U, fingerprint = aggregate.predicted_potential(models, forcefield, "structure")
+        grid, U, fingerprint = aggregate.predicted_potential(models, forcefield, "structure", molecule)
     except FileNotFoundError:
         return None, "pmf"
     except Exception as exc:  # a start guess is never worth failing the job for
@@ -284,7 +283,8 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
     say = (lambda line: progress(f"job {job.id}: {line}")) if progress else None
     U_start, start = start_potential(r, g_target, T, r_cut, models,
-                                     jobs.forcefield(job) if models is not None else None, say)
+                                     jobs.forcefield(job) if models is not None else None, say,
+                                     jobs.molecule(job))
     job.doc["ibi_start"] = start
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
                      P_target=float(job.sp.get("pressure", 1.0)), mass=bead_mass(job), np=np,

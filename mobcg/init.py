@@ -12,14 +12,15 @@ import signac
 from . import presets
 from .forcefield import (OPLS_AA, SAMPLING_BOX, ForceFieldError, check_near_box, flatten, nest, sample, validate,
                          validate_box)
+from .molecule import DEFAULT, SMILES, MoleculeError, resolve
 from .published import PublishedModelError
 
-MOLECULE = "2,3,4-trimethylpentane"
+MOLECULE = DEFAULT
 
 
 def statepoint(ff: dict, preset: str, temperature: float = presets.TEMPERATURE,
-               pressure: float = presets.PRESSURE, replica: int = 0) -> dict:
-    return {"molecule": MOLECULE, "forcefield": ff, "temperature": temperature, "pressure": pressure,
+               pressure: float = presets.PRESSURE, replica: int = 0, molecule: str = MOLECULE) -> dict:
+    return {"molecule": molecule, "forcefield": ff, "temperature": temperature, "pressure": pressure,
             "preset": preset, "replica": replica}
 
 
@@ -63,6 +64,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="add N parameter sets from the sampling box where the models are least certain "
                              "(acquisition: summed GP posterior variance, see mobcg.suggest); implies --n 0 "
                              "unless --n is given")
+    parser.add_argument("--molecule", default=DEFAULT, metavar="SMILES|NAME",
+                        help=f"the alkane: a SMILES (acyclic, saturated, with a chain of four carbons) or one of "
+                             f"{', '.join(SMILES)} (default {DEFAULT}); the statepoint's 'molecule'")
     parser.add_argument("--root", default=".", help="project directory (default: here)")
     return parser.parse_args(argv)
 
@@ -70,6 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def plan(args) -> list[tuple[dict, bool]]:
     """All (statepoint, holdout) pairs to create; raises with one message before anything is written."""
     presets.get(args.preset)
+    # the table's name, or the canonical SMILES: one molecule is one statepoint value
+    args.molecule = resolve(args.molecule)
     n = (0 if args.suggest else presets.get(args.preset)["n_random"]) if args.n is None else args.n
     if n < 0:
         raise ForceFieldError(f"--n {n}: the number of parameter sets must be >= 0")
@@ -89,7 +95,7 @@ def plan(args) -> list[tuple[dict, bool]]:
     check_runnable(nest(stiffest), "--box" if args.box else "sampling box")
     drawn = sample(n, args.seed, box)
     n_holdout = int(round(args.holdout * n))
-    todo = [(statepoint(ff, args.preset), i < n_holdout) for i, ff in enumerate(drawn)]
+    todo = [(statepoint(ff, args.preset, molecule=args.molecule), i < n_holdout) for i, ff in enumerate(drawn)]
     for path in args.params:
         try:
             with open(path) as fh:
@@ -103,13 +109,16 @@ def plan(args) -> list[tuple[dict, bool]]:
         ff = nest_checked(flat, path)
         check_near_box(flatten(ff), box, f"--params {path}")
         check_runnable(ff, f"--params {path}")
-        todo.append((statepoint(ff, args.preset), False))
+        todo.append((statepoint(ff, args.preset, molecule=args.molecule), False))
     todo += published_sets(args)
     if not args.no_reference:
-        todo.append((statepoint(OPLS_AA, args.preset), False))
+        todo.append((statepoint(OPLS_AA, args.preset, molecule=args.molecule), False))
     if args.suggest:
+        if args.molecule != DEFAULT:
+            raise ForceFieldError(f"--suggest with --molecule {args.molecule}: the suggesting models know "
+                                  f"{DEFAULT} only")
         from . import suggest
-        todo += [(statepoint(ff, args.preset), False, doc) for ff, doc in
+        todo += [(statepoint(ff, args.preset, molecule=args.molecule), False, doc) for ff, doc in
                  suggest.suggest(args.suggest, args.seed, box, args.root, [t[0] for t in todo])]
     return todo
 
@@ -127,9 +136,13 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
     preset = presets.get(args.preset)
     # the preset's published sets are its default draw: asking for --n random sets replaces them
     if args.published is None:
-        n = preset.get("published", 0) if args.n is None else 0
+        # the published sets are the paper's molecule's: another molecule draws random sets instead
+        n = preset.get("published", 0) if args.n is None and args.molecule == DEFAULT else 0
     else:
         n = args.published
+    if n and args.molecule != DEFAULT:
+        raise ForceFieldError(f"--published {n} with --molecule {args.molecule}: the published sets and their "
+                              f"D_AA, D_CG, alpha are {DEFAULT}'s")
     if n < 0:
         raise ForceFieldError(f"--published {n}: the number of published sets must be >= 0")
     if n == 0:
@@ -160,7 +173,7 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
         ff = nest_checked(dict(zip(PARAMETER_NAMES, (float(x) for x in ref.X[i]))), f"published set {ref.ids[i]}")
         numbers = {"id": ref.ids[i], "D_AA": float(ref.D_AA[i]), "D_CG": float(ref.D_CG[i]),
                    "alpha": float(ref.alpha[i]), "source": "Bag, Meinel, Müller-Plathe, JCTC 2022"}
-        out.append((statepoint(ff, args.preset), k < n_holdout, {"published": numbers}))
+        out.append((statepoint(ff, args.preset, molecule=args.molecule), k < n_holdout, {"published": numbers}))
     return out
 
 
@@ -168,7 +181,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         todo = plan(args)
-    except (ForceFieldError, presets.PresetError, PublishedModelError) as exc:
+    except (ForceFieldError, MoleculeError, presets.PresetError, PublishedModelError) as exc:
         print(f"init.py: error: {exc}", file=sys.stderr)
         return 2
     project = signac.init_project(args.root)
@@ -183,6 +196,7 @@ def main(argv=None) -> int:
             job.doc.setdefault(key, value)
         if sp["forcefield"] == OPLS_AA:
             job.doc.setdefault("reference", True)
-    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed})"
+    print(f"init.py: {created} new job(s), {len(project)} in total (preset {args.preset}, seed {args.seed}"
+          + (f", molecule {args.molecule}" if args.molecule != DEFAULT else "") + ")"
           + (f"; {args.suggest} suggested by models {todo[-1][2]['suggested_by']}" if args.suggest else ""))
     return 0

@@ -30,9 +30,22 @@ def preset(job) -> dict:
         raise StatepointError(f"job {job.id}: statepoint preset: {exc}") from None
 
 
+def molecule(job) -> str:
+    """The job's molecule as its statepoint names it (a job without one is the paper's
+    2,3,4-trimethylpentane); StatepointError naming the job and the value unless it is an alkane
+    this force field types."""
+    from .molecule import DEFAULT, MoleculeError, resolve
+    value = job.sp.get("molecule", DEFAULT)
+    try:
+        resolve(value)
+    except (MoleculeError, TypeError) as exc:
+        raise StatepointError(f"job {job.id}: statepoint {exc}") from None
+    return value
+
+
 def check_statepoint(job) -> None:
-    """Raise StatepointError naming the job and the value unless force field (its bonds not too stiff
-    for aa.timestep included), preset, temperature and pressure are usable."""
+    """Raise StatepointError naming the job and the value unless molecule, force field (its bonds not
+    too stiff for aa.timestep included), preset, temperature and pressure are usable."""
     import signac.errors
 
     from . import aa
@@ -49,6 +62,7 @@ def check_statepoint(job) -> None:
                               "(edited by hand?); change statepoints with job.update_statepoint or "
                               "`signac update-statepoint` instead") from None
     preset(job)
+    molecule(job)
     for key, default in (("temperature", presets.TEMPERATURE), ("pressure", presets.PRESSURE)):
         value = job.sp.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \

@@ -1,9 +1,12 @@
 """An alkane from its SMILES: OPLS-AA typing, bonded topology, 3D geometry, packed boxes.
 
 Typing follows OPLS-AA for saturated hydrocarbons: every carbon is CT, every hydrogen HC; a
-carbon's charge depends on how many hydrogens it carries (CH3 -0.18, CH2 -0.12, CH -0.06).
-Bonded types are named by elements, as in the job statepoint: CC, CH; CCC, CCH, HCH;
-CCCC, CCCH, HCCH.
+carbon's charge depends on how many hydrogens it carries (CH3 -0.18, CH2 -0.12, CH -0.06, C 0.00;
+H +0.06), so every CHn group is neutral. Bonded types are named by elements, as in the job
+statepoint: CC, CH; CCC, CCH, HCH; CCCC, CCCH, HCCH.
+
+A molecule is named in the statepoint by its name in SMILES (the table below) or, for any other
+alkane, by its RDKit canonical SMILES (`resolve`), so one molecule is one statepoint value.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ import numpy as np
 
 from .forcefield import NONBONDED
 
-SMILES = {"2,3,4-trimethylpentane": "CC(C)C(C)C(C)C"}
+DEFAULT = "2,3,4-trimethylpentane"  # the paper's molecule; a statepoint without "molecule" means it
+SMILES = {
+    "2,3,4-trimethylpentane": "CC(C)C(C)C(C)C",
+    "n-hexane": "CCCCCC",
+    "n-octane": "CCCCCCCC",
+    "isooctane": "CC(C)(C)CC(C)C",  # 2,2,4-trimethylpentane
+}
+DESCRIPTORS = ("heavy_atoms", "branches", "quaternary_carbons", "molar_mass")
 MASS = {"C": 12.011, "H": 1.008}  # amu
 ATOM_TYPES = ("C", "H")
 BOND_TYPES = ("CC", "CH")
@@ -56,37 +66,64 @@ class Molecule:
         return float(self.masses.sum())
 
 
+def _table_name(value: str) -> str | None:
+    return next((name for name in SMILES if value.strip().lower() == name), None)
+
+
 @lru_cache(maxsize=None)
-def build(name: str = "2,3,4-trimethylpentane", seed: int = 7) -> Molecule:
-    """Build the molecule with RDKit (ETKDG geometry, MMFF-relaxed) and type it for OPLS-AA."""
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
+def _checked(value: str):
+    """(statepoint name, SMILES, RDKit heavy-atom molecule) of an acyclic alkane named by `value`;
+    one MoleculeError naming `value` for anything else."""
+    from rdkit import Chem, RDLogger
 
-    smiles = SMILES.get(name, name)
-    mol = Chem.MolFromSmiles(smiles)
+    if not isinstance(value, str) or not value.strip():
+        raise MoleculeError(f"molecule {value!r}: expected a SMILES or one of {', '.join(SMILES)}")
+    name = _table_name(value)
+    smiles = SMILES[name] if name else value.strip()
+    RDLogger.DisableLog("rdApp.*")  # RDKit's own stderr lines would bury our one-line error
+    try:
+        mol = Chem.MolFromSmiles(smiles)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
     if mol is None:
-        raise MoleculeError(f"molecule {name!r}: RDKit cannot parse SMILES {smiles!r}")
-    if any(a.GetSymbol() != "C" for a in mol.GetAtoms()) or any(
-        b.GetBondType() != Chem.BondType.SINGLE for b in mol.GetBonds()
-    ):
-        raise MoleculeError(f"molecule {name!r}: only saturated hydrocarbons (alkanes) are typed")
-    mol = Chem.AddHs(mol)
-    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
-        raise MoleculeError(f"molecule {name!r}: RDKit could not embed a 3D conformer")
-    AllChem.MMFFOptimizeMolecule(mol)
+        raise MoleculeError(f"molecule {value!r}: neither a SMILES RDKit can parse nor one of {', '.join(SMILES)}")
+    why = _not_an_alkane(Chem, mol)
+    if why:
+        raise MoleculeError(f"molecule {value!r}: not an alkane ({why}); OPLS-AA is typed here for acyclic "
+                            "saturated hydrocarbons CnH2n+2 only")
+    mol = Chem.RemoveHs(mol)
+    if name is None:  # a table molecule written as SMILES gets the table's name; any other its canonical SMILES
+        canonical = Chem.MolToSmiles(mol)
+        name = next((n for n, s in SMILES.items() if Chem.MolToSmiles(Chem.MolFromSmiles(s)) == canonical), canonical)
+        smiles = SMILES.get(name, canonical)
+    missing = [t for t, terms in zip(BOND_TYPES + ANGLE_TYPES + DIHEDRAL_TYPES, _type_sets(Chem.AddHs(mol)))
+               if not terms]
+    if missing:
+        # Each of the 19 parameters must act on the molecule, else the models learn from a dead one.
+        raise MoleculeError(f"molecule {value!r}: has no {', '.join(missing)} terms, so not all 19 force-field "
+                            "parameters act on it (n-butane and longer chains have all)")
+    return name, smiles, mol
 
+
+def _not_an_alkane(Chem, mol) -> str | None:
+    elements = sorted({a.GetSymbol() for a in mol.GetAtoms()} - {"C", "H"})
+    if elements:
+        return f"contains {', '.join(elements)}"
+    if any(a.GetFormalCharge() or a.GetNumRadicalElectrons() for a in mol.GetAtoms()):
+        return "charged or radical atoms"
+    if any(b.GetBondType() != Chem.BondType.SINGLE for b in mol.GetBonds()):
+        return "double, triple or aromatic bonds"
+    if mol.GetRingInfo().NumRings():
+        return "a ring"
+    if len(Chem.GetMolFrags(mol)) > 1:
+        return "more than one molecule"
+    return None
+
+
+def _topology(mol):
+    """(elements, bonds, angles, dihedrals) of an RDKit molecule with explicit hydrogens, each term
+    (type, atom indices...) typed by element names."""
     elements = tuple(a.GetSymbol() for a in mol.GetAtoms())
-    charge_of = NONBONDED["charge"]
-    charges = np.array(
-        [charge_of["H"] if e == "H" else charge_of[{3: "CH3", 2: "CH2", 1: "CH", 0: "C"}[a.GetTotalNumHs(includeNeighbors=True)]]
-         for e, a in zip(elements, mol.GetAtoms())]
-    )
-    if abs(charges.sum()) > 1e-9:
-        raise MoleculeError(f"molecule {name!r}: OPLS-AA charges sum to {charges.sum():.3f} e, not 0")
-    masses = np.array([MASS[e] for e in elements])
-    xyz = mol.GetConformer().GetPositions()
-    xyz = xyz - (masses[:, None] * xyz).sum(0) / masses.sum()
-
     neighbours = {a.GetIdx(): [n.GetIdx() for n in a.GetNeighbors()] for a in mol.GetAtoms()}
     bonds = tuple(
         (_canonical((elements[b.GetBeginAtomIdx()], elements[b.GetEndAtomIdx()])),
@@ -105,12 +142,65 @@ def build(name: str = "2,3,4-trimethylpentane", seed: int = 7) -> Molecule:
             for l in neighbours[k]:
                 if i != k and l != j and i != l:
                     dihedrals.append((_canonical(tuple(elements[x] for x in (i, j, k, l))), i, j, k, l))
-    for kind, types in (("bond", BOND_TYPES), ("angle", ANGLE_TYPES), ("dihedral", DIHEDRAL_TYPES)):
-        terms = {"bond": bonds, "angle": angles, "dihedral": dihedrals}[kind]
+    return elements, bonds, angles, tuple(dihedrals)
+
+
+def _type_sets(mol) -> list[bool]:
+    """Whether each of BOND_TYPES + ANGLE_TYPES + DIHEDRAL_TYPES occurs in the molecule."""
+    _, bonds, angles, dihedrals = _topology(mol)
+    found = {t[0] for t in bonds + angles + dihedrals}
+    return [t in found for t in BOND_TYPES + ANGLE_TYPES + DIHEDRAL_TYPES]
+
+
+def resolve(value: str) -> str:
+    """The statepoint name of a molecule given by table name or SMILES (MoleculeError otherwise)."""
+    return _checked(value)[0]
+
+
+def descriptors(value: str) -> dict[str, float]:
+    """What the models may learn across molecules: heavy atoms, branches (methyl groups beyond the
+    chain's two ends), quaternary carbons, molar mass (g/mol). From the graph: no 3D build needed."""
+    _, _, mol = _checked(value)
+    hydrogens = [a.GetTotalNumHs() for a in mol.GetAtoms()]
+    return {"heavy_atoms": float(mol.GetNumAtoms()), "branches": float(hydrogens.count(3) - 2),
+            "quaternary_carbons": float(hydrogens.count(0)), "molar_mass": molar_mass(value)}
+
+
+def molar_mass(value: str) -> float:
+    """Molar mass (g/mol) with this module's atomic masses, from the graph (no 3D build)."""
+    _, _, mol = _checked(value)
+    n_h = sum(a.GetTotalNumHs() for a in mol.GetAtoms())
+    return round(mol.GetNumAtoms() * MASS["C"] + n_h * MASS["H"], 6)
+
+
+@lru_cache(maxsize=None)
+def build(name: str = DEFAULT, seed: int = 7) -> Molecule:
+    """Build the molecule with RDKit (ETKDG geometry, MMFF-relaxed) and type it for OPLS-AA."""
+    from rdkit.Chem import AllChem
+    from rdkit import Chem
+
+    name, smiles, mol = _checked(name)
+    mol = Chem.AddHs(mol)
+    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
+        raise MoleculeError(f"molecule {name!r}: RDKit could not embed a 3D conformer")
+    AllChem.MMFFOptimizeMolecule(mol)
+
+    elements, bonds, angles, dihedrals = _topology(mol)
+    charge_of = NONBONDED["charge"]
+    group = {3: "CH3", 2: "CH2", 1: "CH", 0: "C"}  # OPLS-AA alkane carbon by its hydrogens
+    charges = np.array([charge_of["H"] if e == "H" else charge_of[group[a.GetTotalNumHs(includeNeighbors=True)]]
+                        for e, a in zip(elements, mol.GetAtoms())])
+    if abs(charges.sum()) > 1e-9:
+        raise MoleculeError(f"molecule {name!r}: OPLS-AA charges sum to {charges.sum():.3f} e, not 0")
+    masses = np.array([MASS[e] for e in elements])
+    xyz = mol.GetConformer().GetPositions()
+    xyz = xyz - (masses[:, None] * xyz).sum(0) / masses.sum()
+    for kind, types, terms in (("bond", BOND_TYPES, bonds), ("angle", ANGLE_TYPES, angles),
+                               ("dihedral", DIHEDRAL_TYPES, dihedrals)):
         unknown = {t[0] for t in terms} - set(types)
         if unknown:
             raise MoleculeError(f"molecule {name!r}: {kind} types {sorted(unknown)} have no parameters")
-    return Molecule(name, smiles, elements, charges, xyz, bonds, angles, tuple(dihedrals), masses)
+    return Molecule(name, smiles, elements, charges, xyz, bonds, angles, dihedrals, masses)
 
 
 def box_length(n_molecules: int, molar_mass: float, density: float) -> float:
