@@ -203,7 +203,8 @@ def _validate_with(job, tmp_path, name, U_of_r):
 def test_validation_simulates_and_scores_the_exact_potential_high_and_a_wrong_one_low(finished_project, tmp_path):
     """Validation with the job's own IBI potential as the "prediction" must reproduce the job's CG
     structure (r² vs the AA RDF high, like the job's own CG run); the same potential shrunk by 20 %
-    in r (beads effectively smaller at the same density) must score low (measured: exact 0.97, wrong 0.56). Both run LAMMPS: the run
+    in r (beads effectively smaller at the same density) must score low (measured: exact 0.98-0.99, wrong
+    -0.1 to 0.56 depending on the IBI potential it is made from: its run is far from the AA structure). Both run LAMMPS: the run
     folder holds its input, log (a finished run) and trajectory, and r² recomputed here from that
     trajectory with freud agrees with the recorded one."""
     import freud
@@ -226,7 +227,7 @@ def test_validation_simulates_and_scores_the_exact_potential_high_and_a_wrong_on
         dr = aa[1, 0] - aa[0, 0]
         r_max = min(aa[-1, 0] + dr / 2, 0.499 * boxes[-1].min())
         rdf = freud.density.RDF(bins=int(round(r_max / dr)), r_max=r_max)
-        for k in range(len(pos) // 2, len(pos)):
+        for k in range(len(pos)):  # every production frame, as validate does
             rdf.compute((freud.box.Box.cube(boxes[k][0]), (pos[k] % boxes[k][0]) - boxes[k][0] / 2), reset=False)
         m = len(rdf.bin_centers)
         scores[name] = _r2(aa[:m, 1], rdf.rdf)
