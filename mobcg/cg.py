@@ -176,8 +176,13 @@ def _target(pos, boxes, r_max: float, bins: int):
     """The IBI target: the AA COM RDF of frames (F, N, 3) in boxes (F, 3) on the IBI grid, and the
     deviation its sampling noise explains (first half of the frames against the second): (r, g, noise)."""
     r, g, counts, norm = analysis.rdf_frames(pos, boxes, r_max, bins)
+    return r, g, _sampling_noise(r, counts, norm)
+
+
+def _sampling_noise(r, counts, norm) -> float:
+    """The RDF deviation sampling noise explains: per-frame histograms (F, bins), first half against second."""
     half = len(counts) // 2
-    return r, g, ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
+    return ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
 
 
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
@@ -190,7 +195,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     `report(iteration, deviation, pressure)` is called after every simulation. P_target None or
     section p_tol None: structure only. `U_start` (kcal/mol on r) replaces the PMF start; `start`
     says where it came from. `target_noise`: the deviation g_target's own sampling noise explains
-    (see target_noise); with it, an iteration whose deviation is within the combined noise of target
+    (see _target); with it, an iteration whose deviation is within the combined noise of target
     and run counts as converged."""
     r = np_asarray(r)
     dr = r[1] - r[0]
@@ -213,11 +218,10 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
         # per-frame pair histograms: g, its noise (half against half) and, for IMC, the run's response
         _, g, counts, norm = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
-        half = len(counts) // 2
-        noise = ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
-        return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norm, T) if method == "imc" else None, noise)
+        return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norm, T) if method == "imc" else None,
+                          _sampling_noise(r, counts, norm))
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
@@ -285,7 +289,6 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     U_start, start = start_potential(r, g_target, T, r_cut, models,
                                      jobs.forcefield(job) if models is not None else None, say,
                                      jobs.molecule(job))
-    job.doc["ibi_start"] = start
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
                      P_target=float(job.sp.get("pressure", 1.0)), mass=bead_mass(job), np=np,
                      job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
