@@ -7,7 +7,7 @@ the same run by wrapping mobcg.lammps.run (so LAMMPS' process start counts as LA
 per iteration and the first iteration below 1 % (or the best reached). If the target is missed, the
 top cProfile entries (cumulative, the whole IBI run) show where the rest goes.
 
-    python benchmarks/ibi_overhead.py [--preset tiny|demo] [--max-iterations N] [--top 15]
+    python benchmarks/ibi_overhead.py [--preset tiny|demo] [--max-iterations N] [--top 15] [--root P] [--imported]
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ def main():
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--root", type=Path, default=None,
                         help="reuse this benchmark project (its AA stage, if done) instead of a fresh one")
+    parser.add_argument("--imported", action="store_true",
+                        help="import freud, scipy's splines and gsd before timing, as in a `project.py run` whose "
+                             "analyze_aa ran in the same process (a fresh AA stage here does the same)")
     args = parser.parse_args()
+    if args.imported:
+        import freud  # noqa: F401
+        import gsd.hoomd  # noqa: F401
+        import scipy.interpolate  # noqa: F401
     if args.max_iterations:
         presets.PRESETS[args.preset]["ibi"]["max_iterations"] = args.max_iterations
     root = args.root or Path(tempfile.mkdtemp(prefix="mobcg-bench-ibi-"))
