@@ -19,7 +19,7 @@ first shell; then iterations to < 2 % and < 1 % (with |P - P_target| < p_tol), a
 time spent outside LAMMPS (1 - t(lammps.run) / t(IBI)) measured in the same run.
 
     python benchmarks/ibi_convergence.py [--target known|reference] [--job PATH] [--beads 2197]
-        [--target-ps 2000] [--iteration-ps 200] [--iterations 8] [--methods ibi,newton] [--np 2]
+        [--target-ps 2000] [--iteration-ps 200] [--iterations 8] [--methods ibi,imc] [--np 2]
 
 Units: r Å, U kcal/mol, P atm, T 298.15 K.
 """
@@ -178,8 +178,8 @@ def main():
     for method, row in rows.items():
         fmt = lambda k: "not reached" if k is None else f"iteration {k}"  # noqa: E731
         print(f"  {method:7s} < 2 %: {fmt(row[0.02])};  < 1 %: {fmt(row[0.01])};  best {100 * row['best']:.2f} %")
-    if "ibi" in rows and "newton" in rows and rows["ibi"][0.01] is not None and rows["newton"][0.01] is not None:
-        print(f"  iterations to < 1 %, newton / ibi: {(rows['newton'][0.01] + 1) / (rows['ibi'][0.01] + 1):.2f}")
+    if "ibi" in rows and "imc" in rows and rows["ibi"][0.01] is not None and rows["imc"][0.01] is not None:
+        print(f"  iterations to < 1 %, imc / ibi: {(rows['imc'][0.01] + 1) / (rows['ibi'][0.01] + 1):.2f}")
 
 
 if __name__ == "__main__":
