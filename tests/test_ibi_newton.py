@@ -112,6 +112,13 @@ def test_warm_start_from_a_trained_structure_model_is_used_and_recorded(tmp_path
     assert np.all(U0[R >= RC] == 0.0) and np.all(np.diff(U0[~sampled & (R < 5)]) < 0)
     assert cg.start_potential(R, g_target, T, RC, tmp_path / "none", OPLS_AA) == (None, "pmf")
     assert cg.start_potential(R, g_target, T, RC, None, OPLS_AA) == (None, "pmf")
+    # a model file that cannot be read is a start guess lost, not a failed job: PMF, with a line saying why
+    broken = tmp_path / "broken"
+    (broken / "models").mkdir(parents=True)
+    (broken / "models" / "structure.joblib").write_text("not a model")
+    lines = []
+    assert cg.start_potential(R, g_target, T, RC, broken, OPLS_AA, lines.append) == (None, "pmf")
+    assert len(lines) == 1 and "structure model unusable" in lines[0] and "PMF" in lines[0]
 
     calls = []
 
