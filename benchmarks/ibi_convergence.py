@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mobcg import analysis, cg, datasets, ibi, lammps  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ibi_overhead import lammps_time  # noqa: E402
+from mobcg import cg, datasets  # noqa: E402
 from mobcg.lammps import trajectory  # noqa: E402
 
 T = 298.15
@@ -51,59 +53,58 @@ def lattice(n: int, rho: float):
     return np.array(np.meshgrid(x, x, x, indexing="ij")).reshape(3, -1).T, np.array([L, L, L])
 
 
-def halves_noise(pos, boxes, r_max, bins) -> float:
-    """The RDF deviation one expects from sampling alone (ibi.halves_noise of half against half)."""
-    n = len(pos) // 2
-    r, g1 = analysis.rdf(pos[:n], boxes[:n], r_max, bins)
-    _, g2 = analysis.rdf(pos[n:], boxes[n:], r_max, bins)
-    return ibi.halves_noise(ibi.deviation(r, g1, g2))
+def truth_on_grid(r, r_table, U_table, r_cut: float) -> np.ndarray:
+    """A tabulated potential on the IBI grid r, cut and shifted at r_cut: what a target run simulates."""
+    U = np.interp(r, r_table, U_table)
+    return (U - np.interp(r_cut, r, U)) * (r < r_cut)
+
+
+def target_run(r, U_true, args, work: Path):
+    """args.beads on a lattice at the reference density, args.target_ps with U_true (after 50 ps):
+    (g on r, pressure atm, sampling noise, the run, box)."""
+    positions, box = lattice(args.beads, RHO_REFERENCE)
+    run = cg.simulate(cg.potential_table(r, U_true, args.r_cut), work, positions, box, T,
+                      dict(equilibrate_ps=50.0, production_ps=args.target_ps, frame_ps=1.0, timestep_fs=5.0),
+                      r_cut=args.r_cut, np=args.np, job_id="target", seed=12345, gsd_name=None, keep_raw=False)
+    _, g, noise = cg.target_rdf(run.positions, run.boxes, r[-1] + DR / 2, len(r))
+    return g, run.pressure, noise, run, box
 
 
 def known_target(args, work: Path):
     """Simulate the true potential: (r, g_target, P_target, U_true, positions, box, noise)."""
     pots = datasets.load_reference_potentials()
-    r_paper, U_paper = np.asarray(pots.r), np.asarray(pots.U[0])
-    r_max, bins = cg.ibi_grid(args.r_cut, DR)
+    _, bins = cg.ibi_grid(args.r_cut, DR)
     r = (np.arange(bins) + 0.5) * DR
-    # the truth on the IBI grid, cut and shifted at r_cut: what the target run simulates
-    U_true = np.interp(r, r_paper, U_paper)
-    U_true = (U_true - np.interp(args.r_cut, r, U_true)) * (r < args.r_cut)
+    U_true = truth_on_grid(r, np.asarray(pots.r), np.asarray(pots.U[0]), args.r_cut)
     positions, box = lattice(args.beads, RHO_REFERENCE)
-    table = cg.potential_table(r, U_true, args.r_cut)
     saved = work / "target.npz"
     if saved.exists():  # a finished target run: reuse it (it is the expensive part)
         z = np.load(saved)
         g, P, noise = z["g"], float(z["P"]), float(z["noise"])
         print(f"target: reused {saved}; P = {P:.1f} atm; noise (deviation from sampling) {100 * noise:.2f} %")
     else:
-        sec = dict(equilibrate_ps=50.0, production_ps=args.target_ps, frame_ps=1.0, timestep_fs=5.0)
         t0 = time.perf_counter()
-        run = cg.simulate(table, work / "target", positions, box, T, sec, r_cut=args.r_cut, np=args.np,
-                          job_id="target", seed=12345, gsd_name=None, keep_raw=False)
-        _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
-        P = run.pressure
-        noise = halves_noise(run.positions, run.boxes, r_max, bins)
+        g, P, noise, run, _ = target_run(r, U_true, args, work / "target")
         print(f"target: {len(positions)} beads, box {box[0]:.2f} Å, {args.target_ps:.0f} ps in "
               f"{time.perf_counter() - t0:.0f} s; P = {P:.1f} ± {run.pressure_err:.1f} atm; "
               f"noise (deviation from sampling) {100 * noise:.2f} %")
     # every method starts from the same melted liquid (50 ps with the true potential from the lattice)
-    melt = cg.simulate(table, work / "melt", positions, box, T, dict(equilibrate_ps=0.0, production_ps=50.0,
-                       frame_ps=1.0, timestep_fs=5.0), r_cut=args.r_cut, np=args.np, job_id="melt", seed=777,
-                       gsd_name=None, keep_raw=False)
+    melt = cg.simulate(cg.potential_table(r, U_true, args.r_cut), work / "melt", positions, box, T,
+                       dict(equilibrate_ps=0.0, production_ps=50.0, frame_ps=1.0, timestep_fs=5.0), r_cut=args.r_cut,
+                       np=args.np, job_id="melt", seed=777, gsd_name=None, keep_raw=False)
     return r, g, P, U_true, melt.positions[-1] % box, box, noise
 
 
 def reference_target(args):
     job = Path(args.job)
-    _, pos, boxes = trajectory.read_gsd(job / "aa_com.gsd")
-    scale = (np.prod(boxes, axis=1).mean() / np.prod(boxes[-1])) ** (1 / 3)
-    box = boxes[-1] * scale
+    frames = trajectory.read_gsd(job / "aa_com.gsd")
+    _, pos, boxes = frames
+    positions, box = cg.initial_configuration(None, frames)  # as cg.run_ibi: mean AA volume
     r_max, bins = cg.ibi_grid(args.r_cut, DR, [float(boxes.min()), *box])
-    r, g = analysis.rdf(pos, boxes, r_max, bins)
-    noise = halves_noise(pos, boxes, r_max, bins)
+    r, g, noise = cg.target_rdf(pos, boxes, r_max, bins)
     print(f"target: AA COM RDF of {job} ({len(pos)} frames of {pos.shape[1]} molecules); "
           f"noise (deviation from sampling) {100 * noise:.2f} %")
-    return r, g, 1.0, None, np.mod(pos[-1] * scale, box), box, noise
+    return r, g, 1.0, None, positions, box, noise
 
 
 def first_below(devs, pressures, P_target, level, p_tol):
@@ -141,27 +142,16 @@ def main():
     shell = (g_target > 0.2) & (r < 10.0)  # the sampled first shell and beyond, where U is determined
     p_tol = args.p_tol or None
 
-    inside = {"s": 0.0}
-    real_run = lammps.run
-
-    def timed_run(*a, **k):
-        t = time.perf_counter()
-        try:
-            return real_run(*a, **k)
-        finally:
-            inside["s"] += time.perf_counter() - t
-    lammps.run = timed_run
-
     rows = {}
     for method in args.methods.split(","):
         section = dict(method=method, **({} if args.reg is None else {"reg": args.reg}), max_iterations=args.iterations, tol=1e-9, p_tol=p_tol, lam=1.0,
                        equilibrate_ps=10.0, production_ps=args.iteration_ps, frame_ps=0.5, timestep_fs=5.0)
-        inside["s"] = 0.0
-        t0 = time.perf_counter()
         section["stop_within_noise"] = False  # the same number of iterations for every method
-        res = cg.iterate(r, g_target, positions, box, T, section, work / method, args.r_cut, P_target=P_target,
-                         np=args.np, job_id="bench", progress=None, target_noise=noise)
-        wall = time.perf_counter() - t0
+        with lammps_time() as inside:
+            t0 = time.perf_counter()
+            res = cg.iterate(r, g_target, positions, box, T, section, work / method, args.r_cut, P_target=P_target,
+                             np=args.np, job_id="bench", progress=None, target_noise=noise)
+            wall = time.perf_counter() - t0
         devs = [it.deviation for it in res.iterations]
         ps = [it.pressure for it in res.iterations]
         print(f"\n{method}: {len(devs)} iterations in {wall:.0f} s, outside LAMMPS "
@@ -172,7 +162,6 @@ def main():
             print(f"  {it.index:2d}  {100 * it.deviation:10.2f}  {100 * it.noise:7.2f}  {it.pressure:7.1f}{extra}")
         rows[method] = {lvl: first_below(devs, ps, P_target, lvl, p_tol) for lvl in (0.02, 0.01)}
         rows[method]["best"] = min(devs)
-    lammps.run = real_run
 
     print(f"\nsummary (target noise {100 * noise:.2f} %, P_target {P_target:.1f} atm, ±{args.p_tol:g} atm):")
     for method, row in rows.items():

@@ -13,6 +13,7 @@ top cProfile entries (cumulative, the whole IBI run) show where the rest goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -28,6 +29,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg import aa, cg, lammps, presets  # noqa: E402
 from mobcg.forcefield import OPLS_AA  # noqa: E402
 from mobcg.init import statepoint  # noqa: E402
+
+
+@contextlib.contextmanager
+def lammps_time():
+    """Time every mobcg.lammps.run inside the block (LAMMPS' process start counts as LAMMPS): yields a
+    dict whose "s" and "calls" grow as the runs finish."""
+    inside = {"s": 0.0, "calls": 0}
+    real_run = lammps.run
+
+    def timed_run(*a, **k):
+        t = time.perf_counter()
+        try:
+            return real_run(*a, **k)
+        finally:
+            inside["s"] += time.perf_counter() - t
+            inside["calls"] += 1
+
+    lammps.run = timed_run
+    try:
+        yield inside
+    finally:
+        lammps.run = real_run
 
 
 def main():
@@ -62,25 +85,13 @@ def main():
         del job.doc[key]
     print(f"AA stage ({args.preset}): {time.perf_counter() - t0:.1f} s (not part of the figure)")
 
-    inside = {"s": 0.0, "calls": 0}
-    real_run = lammps.run
-
-    def timed_run(*a, **k):
-        t = time.perf_counter()
-        try:
-            return real_run(*a, **k)
-        finally:
-            inside["s"] += time.perf_counter() - t
-            inside["calls"] += 1
-
-    lammps.run = timed_run
     profiler = cProfile.Profile()
-    t0 = time.perf_counter()
-    profiler.enable()
-    result = cg.run_ibi(job, progress=None)
-    profiler.disable()
-    total = time.perf_counter() - t0
-    lammps.run = real_run
+    with lammps_time() as inside:
+        t0 = time.perf_counter()
+        profiler.enable()
+        result = cg.run_ibi(job, progress=None)
+        profiler.disable()
+        total = time.perf_counter() - t0
 
     outside = total - inside["s"]
     devs = [it.deviation for it in result.iterations]

@@ -29,21 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ibi_convergence import RHO_REFERENCE, halves_noise, lattice  # noqa: E402
-from mobcg import aggregate, analysis, cg, datasets, ibi  # noqa: E402
+from ibi_convergence import target_run, truth_on_grid  # noqa: E402
+from mobcg import aggregate, cg, datasets, ibi  # noqa: E402
 
 T = 298.15
 DR = 0.1
-
-
-def target_run(r, U_true, r_cut, args, work):
-    positions, box = lattice(args.beads, RHO_REFERENCE)
-    r_max, bins = r[-1] + DR / 2, len(r)
-    run = cg.simulate(cg.potential_table(r, U_true, r_cut), work, positions, box, T,
-                      dict(equilibrate_ps=50.0, production_ps=args.target_ps, frame_ps=1.0, timestep_fs=5.0),
-                      r_cut=r_cut, np=args.np, job_id="target", seed=12345, gsd_name=None, keep_raw=False)
-    _, g = analysis.rdf(run.positions, run.boxes, r_max, bins)
-    return g, run.pressure, halves_noise(run.positions, run.boxes, r_max, bins), run.positions[-1] % box, box
 
 
 def first_below(res, P_target, p_tol, level=0.01):
@@ -81,16 +71,13 @@ def main():
         train = [i for i in range(len(ids)) if i != k]
         model = aggregate._potential_model().fit(X[train], U_paper[train], r=r_paper)
         U_pred = model.predict(X[k:k + 1])[0][0]
-        U_true = np.interp(r, r_paper, U_paper[k])
-        U_true = (U_true - np.interp(args.r_cut, r, U_true)) * (r < args.r_cut)
+        U_true = truth_on_grid(r, r_paper, U_paper[k], args.r_cut)
         t0 = time.perf_counter()
-        g, P, noise, positions, box = target_run(r, U_true, args.r_cut, args, work / name / "target")
+        g, P, noise, run, box = target_run(r, U_true, args, work / name / "target")
+        positions = run.positions[-1] % box
         print(f"\n{name}: target {args.beads} beads, {args.target_ps:.0f} ps in {time.perf_counter() - t0:.0f} s, "
               f"P {P:.1f} atm, noise {100 * noise:.2f} %")
-        U_model = np.interp(r, r_paper, U_pred)
-        edge = int(np.flatnonzero(g > ibi.G_MIN)[0])
-        U_model = ibi.extend_core(r, U_model, edge, T)  # as cg.start_potential does
-        U_model = (U_model - np.interp(args.r_cut, r, U_model)) * (r < args.r_cut)
+        U_model = cg.as_start(r, r_paper, U_pred, g, T, args.r_cut)  # as cg.start_potential does
         shell = (g > 0.2) & (r < 10.0)
         print(f"  U rms error (g > 0.2, r < 10 Å): prediction {np.sqrt(np.mean((U_model - U_true)[shell] ** 2)):.3f}, "
               f"PMF {np.sqrt(np.mean((ibi.pmf_start(r, g, T, args.r_cut) - U_true)[shell] ** 2)):.3f} kcal/mol")

@@ -23,15 +23,19 @@ def density(n_molecules: int, molar_mass: float, boxes: np.ndarray) -> float:
     return float(n_molecules * molar_mass / AVOGADRO / volume)
 
 
+def _check_range(r_max: float, boxes) -> None:
+    half = 0.5 * float(np.min(boxes))
+    if r_max >= half:
+        raise ValueError(f"RDF range r_max = {r_max:.4g} Å exceeds half the smallest box ({half:.4g} Å): "
+                         "pairs beyond it would be counted twice under periodic images")
+
+
 def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min: float = 0.0):
     """Frame-averaged g(r) of points (F, N, 3) in boxes (F, 3); returns (bin centres Å, g).
 
     ValueError if r_max exceeds half the smallest box: callers choose their range (rdf_range)."""
     import freud
-    half = 0.5 * float(np.min(boxes))
-    if r_max >= half:
-        raise ValueError(f"RDF range r_max = {r_max:.4g} Å exceeds half the smallest box ({half:.4g} Å): "
-                         "pairs beyond it would be counted twice under periodic images")
+    _check_range(r_max, boxes)
     calc = freud.density.RDF(bins=bins, r_max=r_max, r_min=r_min)
     for xyz, lengths in zip(positions, boxes):
         box = freud.box.Box(*lengths)
@@ -45,10 +49,7 @@ def rdf_frames(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int
     counts[f, a] is the number of ordered pairs (each pair twice) of frame f in bin a, and
     g = counts.mean(0) / norm: the histograms whose cross-correlations inverse Monte Carlo needs."""
     import freud
-    half = 0.5 * float(np.min(boxes))
-    if r_max >= half:
-        raise ValueError(f"RDF range r_max = {r_max:.4g} Å exceeds half the smallest box ({half:.4g} Å): "
-                         "pairs beyond it would be counted twice under periodic images")
+    _check_range(r_max, boxes)
     calc = freud.density.RDF(bins=bins, r_max=r_max)
     counts = np.empty((len(positions), bins))
     before = np.zeros(bins)

@@ -172,7 +172,7 @@ def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
     return np.mod(pos[-1] * scale, box), box
 
 
-def _target(pos, boxes, r_max: float, bins: int):
+def target_rdf(pos, boxes, r_max: float, bins: int):
     """The IBI target: the AA COM RDF of frames (F, N, 3) in boxes (F, 3) on the IBI grid, and the
     deviation its sampling noise explains (first half of the frames against the second): (r, g, noise)."""
     r, g, counts, norm = analysis.rdf_frames(pos, boxes, r_max, bins)
@@ -195,7 +195,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     `report(iteration, deviation, pressure)` is called after every simulation. P_target None or
     section p_tol None: structure only. `U_start` (kcal/mol on r) replaces the PMF start; `start`
     says where it came from. `target_noise`: the deviation g_target's own sampling noise explains
-    (see _target); with it, an iteration whose deviation is within the combined noise of target
+    (see target_rdf); with it, an iteration whose deviation is within the combined noise of target
     and run counts as converged."""
     r = np_asarray(r)
     dr = r[1] - r[0]
@@ -253,12 +253,16 @@ def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield
         if progress:
             progress(f"structure model unusable ({exc}); IBI starts from the PMF")
         return None, "pmf"
+    return as_start(r, grid, U, g_target, T, r_cut), f"model:structure:{fingerprint}"
+
+
+def as_start(r, grid, U, g_target, T: float, r_cut: float) -> np.ndarray:
+    """A potential U (kcal/mol on `grid`, Å) as an IBI start on r: interpolated, its core
+    re-extrapolated from the first bin g_target samples, 0 from r_cut on."""
     r = np_asarray(r)
     U = np.interp(r, grid, U)
-    edge = int(np.flatnonzero(np_asarray(g_target) > ibi.G_MIN)[0])
-    U = ibi.extend_core(r, U, edge, T)
-    U = (U - np.interp(r_cut, r, U)) * (r < r_cut)
-    return U, f"model:structure:{fingerprint}"
+    U = ibi.extend_core(r, U, int(np.flatnonzero(np_asarray(g_target) > ibi.G_MIN)[0]), T)
+    return (U - np.interp(r_cut, r, U)) * (r < r_cut)
 
 
 def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
@@ -274,7 +278,7 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     positions, box = initial_configuration(job, frames)
     # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
     r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(frames[2].min()), *box])
-    r, g_target, target_noise = _target(frames[1], frames[2], r_max, bins)
+    r, g_target, target_noise = target_rdf(frames[1], frames[2], r_max, bins)
     job.doc["ibi_target_noise"] = target_noise
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)

@@ -138,26 +138,11 @@ def compute(x19) -> np.ndarray:
     e2e = float(np.max(np.linalg.norm(c[:, None] - c[None], axis=-1)))
     h_reach = float(np.mean(np.linalg.norm(xyz[~carbons] - c.mean(0), axis=1)))
     strain = float(_energy(xyz[None], ff, top, nonbonded=False)[0])
-    geo = molecule.Molecule(mol.name, mol.smiles, mol.elements, mol.charges, xyz, mol.bonds, mol.angles,
-                            mol.dihedrals, mol.masses)
-    # vdw_volume places atoms through drawn_geometry; give it the minimised geometry as is
-    vol = _vdw_volume(geo)
+    vol = molecule.union_volume(xyz, mol.elements, spacing=0.2)  # of the minimised geometry as is
     kr = np.log(ff["bonds"]["CC"]["k"] / ff["bonds"]["CH"]["k"])
     ka = np.log(ff["angles"]["CCC"]["k"] / (0.5 * (ff["angles"]["CCH"]["k"] + ff["angles"]["HCH"]["k"])))
     return np.array([vol, np.sqrt(rg2), asph, e2e, h_reach, strain,
                      *(_barrier(ff["dihedrals"][k]) for k in molecule.DIHEDRAL_TYPES), kr, ka])
-
-
-def _vdw_volume(mol: molecule.Molecule, spacing: float = 0.2) -> float:
-    xyz = mol.positions
-    radii = np.array([molecule.BONDI_RADIUS[e] for e in mol.elements])
-    lo, hi = (xyz - radii[:, None]).min(0), (xyz + radii[:, None]).max(0)
-    axes = [np.arange(a + spacing / 2, b, spacing) for a, b in zip(lo, hi)]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    inside = np.zeros(len(grid), bool)
-    for centre, radius in zip(xyz, radii):
-        inside |= ((grid - centre) ** 2).sum(1) <= radius ** 2
-    return float(inside.sum() * spacing ** 3)
 
 
 def table(X19) -> np.ndarray:

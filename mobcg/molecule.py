@@ -264,8 +264,12 @@ def drawn_geometry(molecule: Molecule, forcefield: dict) -> np.ndarray:
 def vdw_volume(molecule: Molecule, forcefield: dict, spacing: float = 0.15) -> float:
     """Van der Waals volume (Å³) of the molecule with the drawn bond lengths: the union of Bondi
     spheres, counted on a grid of `spacing` Å (converged to < 1 % at 0.15 Å)."""
-    xyz = drawn_geometry(molecule, forcefield)
-    radii = np.array([BONDI_RADIUS[e] for e in molecule.elements])
+    return union_volume(drawn_geometry(molecule, forcefield), molecule.elements, spacing)
+
+
+def union_volume(xyz: np.ndarray, elements, spacing: float = 0.15) -> float:
+    """Volume (Å³) of the union of Bondi spheres at positions xyz (N, 3), counted on a grid of `spacing` Å."""
+    radii = np.array([BONDI_RADIUS[e] for e in elements])
     lo, hi = (xyz - radii[:, None]).min(0), (xyz + radii[:, None]).max(0)
     axes = [np.arange(a + spacing / 2, b, spacing) for a, b in zip(lo, hi)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
