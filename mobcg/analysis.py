@@ -44,10 +44,12 @@ def rdf(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int, r_min
 
 
 def rdf_frames(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int):
-    """As :func:`rdf`, plus each frame's pair-distance histogram: (r, g, counts (F, bins), norm (bins,)).
+    """As :func:`rdf`, plus each frame's pair-distance histogram: (r, g, counts (F, bins), norms (F, bins)).
 
-    counts[f, a] is the number of ordered pairs (each pair twice) of frame f in bin a, and
-    g = counts.mean(0) / norm: the histograms whose cross-correlations inverse Monte Carlo needs."""
+    counts[f, a] is the number of ordered pairs (each pair twice) of frame f in bin a; norms[f, a] is
+    the count an ideal gas in frame f's box would give (∝ shell volume / box volume), so that
+    g = counts.sum(0) / norms.sum(0), and any subset of frames (e.g. a half) is normalised by its own
+    volumes: the histograms whose cross-correlations inverse Monte Carlo needs."""
     import freud
     _check_range(r_max, boxes)
     calc = freud.density.RDF(bins=bins, r_max=r_max)
@@ -60,16 +62,13 @@ def rdf_frames(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int
         counts[f] = total - before
         before = total
     g = np.asarray(calc.rdf, dtype=float)
-    mean = counts.mean(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norm = np.where(g > 0, mean / g, np.nan)
-    # the normalisation is smooth in r (∝ shell volume): bins with g = 0 get it from the others
-    ok = np.isfinite(norm)
     rc = np.asarray(calc.bin_centers, dtype=float)
-    if ok.sum() >= 2:
-        shell = ((rc + r_max / bins / 2) ** 3 - (rc - r_max / bins / 2) ** 3)
-        norm = shell * np.median(norm[ok] / shell[ok])
-    return rc, g, counts, norm
+    shell = (rc + r_max / bins / 2) ** 3 - (rc - r_max / bins / 2) ** 3
+    inv_volume = 1.0 / np.prod(np.asarray(boxes, dtype=float), axis=1)
+    # freud's constant (pairs, density, 4π/3), read off where g is sampled: g = Σ counts / (c shell Σ 1/V)
+    ok = g > 0
+    c = float(np.median(counts.sum(0)[ok] / (g[ok] * shell[ok] * inv_volume.sum()))) if ok.sum() >= 1 else 1.0
+    return rc, g, counts, c * inv_volume[:, None] * shell[None, :]
 
 
 def rdf_range(r_max: float, bins: int, boxes: np.ndarray) -> tuple[float, int]:

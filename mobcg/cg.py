@@ -175,14 +175,16 @@ def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
 def target_rdf(pos, boxes, r_max: float, bins: int):
     """The IBI target: the AA COM RDF of frames (F, N, 3) in boxes (F, 3) on the IBI grid, and the
     deviation its sampling noise explains (first half of the frames against the second): (r, g, noise)."""
-    r, g, counts, norm = analysis.rdf_frames(pos, boxes, r_max, bins)
-    return r, g, _sampling_noise(r, counts, norm)
+    r, g, counts, norms = analysis.rdf_frames(pos, boxes, r_max, bins)
+    return r, g, _sampling_noise(r, counts, norms)
 
 
-def _sampling_noise(r, counts, norm) -> float:
-    """The RDF deviation sampling noise explains: per-frame histograms (F, bins), first half against second."""
-    half = len(counts) // 2
-    return ibi.halves_noise(ibi.deviation(r, counts[:half].mean(0) / norm, counts[half:].mean(0) / norm))
+def _sampling_noise(r, counts, norms) -> float:
+    """The RDF deviation sampling noise explains: per-frame histograms and their ideal-gas counts
+    (F, bins, analysis.rdf_frames), first half against second, each by its own volumes."""
+    h = len(counts) // 2
+    first, second = counts[:h].sum(0) / norms[:h].sum(0), counts[h:].sum(0) / norms[h:].sum(0)
+    return ibi.halves_noise(ibi.deviation(r, first, second))
 
 
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
@@ -217,11 +219,11 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
                        seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
         # per-frame pair histograms: g, its noise (half against half) and, for IMC, the run's response
-        _, g, counts, norm = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
+        _, g, counts, norms = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
-        return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norm, T) if method == "imc" else None,
-                          _sampling_noise(r, counts, norm))
+        return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norms.mean(0), T) if method == "imc" else None,
+                          _sampling_noise(r, counts, norms))
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step

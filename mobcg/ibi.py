@@ -218,7 +218,8 @@ def imc_jacobian(counts, norm, T: float) -> np.ndarray:
     Laaksonen 1995): d⟨S_a⟩/dU_b = -β/2 cov(S_a, S_b) for ordered-pair histograms S (each pair
     counted twice, so the energy is Σ_b U_b S_b / 2); g_a = ⟨S_a⟩ / norm_a.
 
-    counts: (F, n) per-frame histograms; norm: (n,) (see analysis.rdf_frames). No closure is
+    counts: (F, n) per-frame histograms; norm: (n,) their mean ideal-gas counts (analysis.rdf_frames'
+    norms averaged over frames; one box in NVT). No closure is
     assumed: this is the exact linear response of the finite NVT system sampled, noise and all."""
     counts = np.asarray(counts, dtype=float)
     norm = np.asarray(norm, dtype=float)
