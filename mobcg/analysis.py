@@ -71,6 +71,23 @@ def rdf_frames(positions: np.ndarray, boxes: np.ndarray, r_max: float, bins: int
     return rc, g, counts, c * inv_volume[:, None] * shell[None, :]
 
 
+def rdf_from_lammps(g_frames: np.ndarray, r_max: float, boxes: np.ndarray, n: int):
+    """:func:`rdf_frames`' (r, g, counts, norms) from LAMMPS' per-frame `compute rdf` g(r): g_frames
+    (F, bins) on bins of r_max/bins Å from 0, for n particles in boxes (F, 3).
+
+    LAMMPS normalises each frame by n(n-1) ordered pairs in the frame's volume, which gives back the
+    exact pair counts; norms use freud's n² (as rdf_frames), so the CG g(r) is comparable bin by bin
+    with an AA target binned by freud."""
+    g_frames, boxes = np.asarray(g_frames, float), np.asarray(boxes, float)
+    dr = r_max / g_frames.shape[1]
+    r = (np.arange(g_frames.shape[1]) + 0.5) * dr
+    shell = 4.0 / 3.0 * np.pi * ((r + dr / 2) ** 3 - (r - dr / 2) ** 3)
+    ideal = shell[None, :] / np.prod(boxes, axis=1)[:, None]  # (F, bins): shell / V
+    counts = np.rint(g_frames * ideal * n * (n - 1))  # integers, up to the printed digits
+    norms = ideal * float(n) ** 2
+    return r, counts.sum(0) / norms.sum(0), counts, norms
+
+
 def rdf_range(r_max: float, bins: int, boxes: np.ndarray) -> tuple[float, int]:
     """(r_max, bins) with the bin width of (r_max, bins), cut to whole bins strictly below half the
     smallest box."""

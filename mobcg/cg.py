@@ -33,6 +33,7 @@ MSD = "msd_cg.txt"
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
+SKIN = 2.0  # Å, the neighbor skin of the CG runs (cg_nvt.in)
 RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
 
@@ -47,6 +48,7 @@ class CGRun:
     pressure_err: float
     gsd: Path | None
     log: Path
+    rdf: tuple | None = None  # (r, g, counts, norms) as analysis.rdf_frames, from LAMMPS (simulate's `rdf`)
 
 
 def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
@@ -60,7 +62,8 @@ def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
 def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float, section: dict,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
              mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
-             pressure: float | None = None) -> CGRun:
+             pressure: float | None = None, rdf: tuple[float, int] | None = None,
+             positions_out: bool = True) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
@@ -70,12 +73,17 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     whose record is the iteration file; writing and reading it back was a tenth of their time).
     `pressure` (atm): NPT instead of NVT, only to find the density a potential gives (boxes then vary
     per frame).
+    `rdf` (r_max Å, bins): LAMMPS bins each frame's pairs (compute rdf) into cg_nvt.K.rdf, returned as
+    CGRun.rdf; `positions_out` False: no position output (CGRun.positions None). IBI iterations
+    need only the histograms, and this spares writing, parsing and re-binning every frame's positions.
     """
+    if not (positions_out or rdf or gsd_name):
+        raise ValueError("simulate: nothing to record (positions_out False, no rdf, no gsd_name)")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     r_cut = float(table.r[-1] if r_cut is None else r_cut)
     short, cutoff = truncated(table, r_cut)
-    tables.write_lammps(workdir / "cg.table", short, keyword=TABLE_KEYWORD)
+    tables.write_lammps(workdir / "cg.table", short, keyword=TABLE_KEYWORD, durable=False)
     box = np_asarray(box)  # (`np` is the rank count here, not numpy)
     data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
     dt = float(section["timestep_fs"])
@@ -83,36 +91,43 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     production_steps = max(frame_every, lammps.steps(section["production_ps"], dt) // frame_every * frame_every)
     ctx = dict(n_beads=len(positions), job_id=job_id, data_file="cg.data", name=RUN_NAME,
                table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
-               r_cut=f"{cutoff:.6g}", timestep=dt, temperature=T,
+               r_cut=f"{cutoff:.6g}", skin=SKIN, timestep=dt, temperature=T,
                seed=seed if seed is not None else lammps.seed(f"{job_id}{workdir.name}"),
                thermo_every=frame_every * 20, frame_every=frame_every,
                equilibrate_steps=lammps.steps(section["equilibrate_ps"], dt), production_steps=production_steps,
                restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
-               pressure=pressure)
+               pressure=pressure, write_positions=positions_out or gsd_name is not None,
+               rdf_bins=rdf[1] if rdf else None, rdf_cutoff=f"{rdf[0]:.10g}" if rdf else None,
+               rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None)
     # Resumable: a killed run continues from the last periodic restart of its production (segments
     # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
     segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
     log = workdir / f"{RUN_NAME}.{segments[-1]}.log"
-    coms = [workdir / f"{RUN_NAME}.{k}.com" for k in segments]
     boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
+    outputs = {kind: [workdir / f"{RUN_NAME}.{k}.{kind}" for k in segments]
+               for kind, wanted in (("com", ctx["write_positions"]), ("rdf", rdf)) if wanted}
+    frames = {}
     try:
-        steps, com, by_step = trajectory.merge_segments(list(zip(coms, boxes_)))
-        trajectory.checked(steps, by_step, coms[-1])
+        for kind, files in outputs.items():  # the same frame steps in each (fix ave/time, same period)
+            steps, frames[kind], by_step = trajectory.merge_segments(list(zip(files, boxes_)))
+            trajectory.checked(steps, by_step, files[-1])
         if gsd_name is not None:
-            trajectory.write_gsd(steps, com, by_step, workdir / gsd_name, dt)
+            trajectory.write_gsd(steps, frames["com"], by_step, workdir / gsd_name, dt)
         # per-frame pressure averages (every production step) of the frames this run kept
         press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
     except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
     lammps.remove_restarts(workdir, RUN_NAME)  # a rerun after this starts a fresh segment
     if not keep_raw:
-        for path in coms:
+        for path in (p for files in outputs.values() for p in files):
             path.unlink(missing_ok=True)
     # the arrays read_gsd would give, without reading the GSD back (float64, not GSD's float32)
     times = (np_asarray(steps) - steps[0]) * dt
     boxes = np_asarray([by_step[int(s)][:3] for s in steps])
     gsd = workdir / gsd_name if gsd_name is not None else None
-    return CGRun(times, np_asarray(com), boxes, float(press.mean()), _block_error(press), gsd, log)
+    histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, len(positions)) if rdf else None
+    return CGRun(times, np_asarray(frames["com"]) if "com" in frames else None, boxes, float(press.mean()),
+                 _block_error(press), gsd, log, histograms)
 
 
 def np_asarray(x) -> np.ndarray:
@@ -216,10 +231,12 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
 
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
+        # per-frame pair histograms, binned by LAMMPS: g, its noise (half against half) and, for IMC,
+        # the run's response
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
-                       seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None)
-        # per-frame pair histograms: g, its noise (half against half) and, for IMC, the run's response
-        _, g, counts, norms = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
+                       seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None,
+                       rdf=(r_max, bins), positions_out=False)
+        _, g, counts, norms = run.rdf
         if report is not None:
             report(k, ibi.deviation(r, g, g_target), run.pressure)
         return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norms.mean(0), T) if method == "imc" else None,

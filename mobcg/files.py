@@ -49,16 +49,20 @@ def machine_fault(exc: BaseException) -> MachineError | None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; on success rename it into place, else delete it."""
+def atomic_path(path: str | os.PathLike, durable: bool = True):
+    """Yield a temporary path beside `path`; on success rename it into place, else delete it.
+
+    `durable` False skips the fsync: for inputs that every (re)run writes anew (LAMMPS inputs, CG
+    tables and data), where a crash can lose nothing and the fsync was the IBI loop's largest cost."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
-        with open(tmp, "rb+") as fh:  # durable before it becomes visible
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:  # durable before it becomes visible
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -66,8 +70,8 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    with atomic_path(path) as tmp:
+def write_text(path: str | os.PathLike, text: str, durable: bool = True) -> Path:
+    with atomic_path(path, durable) as tmp:
         tmp.write_text(text)
     return Path(path)
 

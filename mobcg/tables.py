@@ -305,13 +305,14 @@ def _is_uniform(r) -> bool:
     return bool(np.max(np.abs(r - ideal)) <= 1e-9 * max(1.0, abs(r[-1])))
 
 
-def write_lammps(path, table: Table, keyword: str = "CG", r_cut=None) -> Path:
+def write_lammps(path, table: Table, keyword: str = "CG", r_cut=None, durable: bool = True) -> Path:
     """Write a LAMMPS `pair_style table` file with one section `keyword`.
 
     Lines `i r e f` (Å, kcal/mol, kcal/mol/Å). `N n R rlo rhi` is written when r is
     uniform (LAMMPS then recomputes r exactly), `N n` otherwise. r_cut (Å): keep only the
     points with r <= r_cut (use it as the pair_coeff cutoff). Use in LAMMPS as
-    `pair_style table spline n` and `pair_coeff 1 1 <path> <keyword> <cutoff>`.
+    `pair_style table spline n` and `pair_coeff 1 1 <path> <keyword> <cutoff>`. `durable` False:
+    no fsync (a run's own input, written anew by every run; files.atomic_path).
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", keyword):
         raise TableError(f"{path}: invalid table keyword {keyword!r} (one word, starting "
@@ -335,7 +336,7 @@ def write_lammps(path, table: Table, keyword: str = "CG", r_cut=None) -> Path:
         "",
     ]
     lines += [f"{i} {_g(ri)} {_g(ui)} {_g(fi)}" for i, (ri, ui, fi) in enumerate(zip(r, U, F), 1)]
-    return files.write_text(path, "\n".join(lines) + "\n")
+    return files.write_text(path, "\n".join(lines) + "\n", durable)
 
 
 def _parse_spec(tokens, path, lineno):

@@ -64,3 +64,17 @@ def test_rdf_refuses_a_range_past_half_the_box_and_rdf_range_cuts_to_whole_bins(
     r, g = analysis.rdf(pos, boxes, r_max, bins)
     assert r[0] == pytest.approx(0.05, abs=1e-6) and r[-1] == pytest.approx(9.35, abs=1e-6)  # freud: float32
     assert analysis.rdf_range(9.0, 90, boxes) == (9.0, 90)
+
+
+def test_rdf_from_lammps_recovers_pair_counts_and_uses_freuds_normalisation():
+    """LAMMPS' g is counts / (n(n-1) shell / V): counts come back exactly, norms are n² shell / V."""
+    n, bins, r_max = 10, 4, 2.0
+    boxes = np.array([[10.0, 10.0, 10.0], [10.0, 10.0, 20.0]])
+    shell = 4 / 3 * np.pi * np.array([0.5 ** 3, 1.0 - 0.5 ** 3, 1.5 ** 3 - 1.0, 8.0 - 1.5 ** 3])
+    counts = np.array([[0, 2, 4, 6], [0, 0, 2, 8]], float)
+    g_lammps = counts / (n * (n - 1) * shell / np.prod(boxes, axis=1)[:, None])
+    r, g, c, norms = analysis.rdf_from_lammps(g_lammps, r_max, boxes, n)
+    np.testing.assert_allclose(r, [0.25, 0.75, 1.25, 1.75])
+    np.testing.assert_array_equal(c, counts)
+    np.testing.assert_allclose(norms, n ** 2 * shell / np.prod(boxes, axis=1)[:, None])
+    np.testing.assert_allclose(g, counts.sum(0) / norms.sum(0))

@@ -205,3 +205,37 @@ def test_iterate_checks_its_grid_before_any_simulation(tmp_path):
     with pytest.raises(ValueError, match=r"r_max = 12 Å exceeds half the CG box \(10 Å\)"):
         cg.iterate(wide, np.ones_like(wide), pos, box, 298.15, section, tmp_path / "b", r_cut=8.0)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing simulated
+
+
+def test_lammps_binned_rdf_equals_freud_on_the_same_frames(tmp_path):
+    """The IBI iterations take their pair histograms from LAMMPS (compute rdf, no positions written):
+    on the same run, they must be freud's histograms of the written positions, pair for pair
+    (positions are printed to 6 digits, so a pair on a bin edge may move by one bin), with freud's
+    n² normalisation, which the AA target uses."""
+    grid = tables.PAPER_GRID[tables.PAPER_GRID <= R_CUT + 0.01]
+    r_max, bins = 0.49 * L, 60
+    run = cg.simulate(tables.Table.from_potential(grid, known(grid)), tmp_path, lattice(), [L] * 3, T,
+                      dict(RUN, equilibrate_ps=2.0, production_ps=20.0), r_cut=R_CUT, gsd_name=None,
+                      rdf=(r_max, bins), positions_out=True)
+    assert (tmp_path / "cg_nvt.0.rdf").is_file() and "compute         rdf all rdf 60" in (tmp_path / "cg_nvt.0.in").read_text()
+    r, g, counts, norms = run.rdf
+    r_f, g_f, counts_f, norms_f = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
+    assert counts.shape == counts_f.shape == (39, bins)  # a frame every 0.5 ps after the first
+    np.testing.assert_allclose(r, r_f, atol=1e-5)
+    np.testing.assert_allclose(norms, norms_f, rtol=1e-5)
+    assert np.abs(counts - counts_f).max() <= 4 and abs(counts.sum() - counts_f.sum()) <= 4
+    assert ibi.deviation(r, g, g_f) < 2e-4
+    # freud's normalisation: far from a bead the pair density of N beads is (N - 1) / N of N/V
+    assert g[r > 0.8 * r_max].mean() == pytest.approx((N - 1) / N, abs=0.03)
+
+
+def test_ibi_runs_write_no_positions(tmp_path):
+    grid = tables.PAPER_GRID[tables.PAPER_GRID <= R_CUT + 0.01]
+    table, section = tables.Table.from_potential(grid, known(grid)), dict(RUN, equilibrate_ps=1.0, production_ps=5.0)
+    run = cg.simulate(table, tmp_path, lattice(), [L] * 3, T, section, r_cut=R_CUT, gsd_name=None, keep_raw=False,
+                      rdf=(12.0, 120), positions_out=False)
+    assert run.positions is None and run.rdf[2].shape == (9, 120)
+    assert "com/chunk" not in (tmp_path / "cg_nvt.0.in").read_text()
+    assert not list(tmp_path.glob("*.com")) and not list(tmp_path.glob("*.rdf"))  # keep_raw False
+    with pytest.raises(ValueError, match="nothing to record"):
+        cg.simulate(table, tmp_path / "x", lattice(), [L] * 3, T, section, gsd_name=None, positions_out=False)

@@ -23,3 +23,20 @@ def test_requested_steps_reads_the_newest_segment(tmp_path):
     (tmp_path / "prod.10.in").write_text("run 8000 upto\n")  # numeric, not lexical, order
     assert lammps.requested_steps(tmp_path, "prod") == 8000
     assert lammps.requested_steps(tmp_path, "other") == 0
+
+
+def test_inputs_skip_fsync_but_stage_files_do_not(tmp_path, monkeypatch):
+    """A LAMMPS input is rendered anew by every (re)run, so it is renamed into place without an
+    fsync (the IBI loop's largest cost outside LAMMPS); a file that marks a stage done keeps it."""
+    from mobcg import files
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    lammps.render("cg_nvt.in", tmp_path / "cg_nvt.0.in", n_beads=1, job_id="j", segment=0, name="cg_nvt",
+                  data_file="cg.data", table_points=5000, table_file="cg.table", keyword="CG", r_cut="10",
+                  skin=2.0, timestep=5.0, temperature=298.15, seed=1, thermo_every=10, frame_every=10,
+                  equilibrate_steps=10, production_steps=10, restart_every=10, restart_files="a b",
+                  pressure=None, write_positions=True, rdf_bins=None, self_name="cg_nvt.0.in", resume=None)
+    assert (tmp_path / "cg_nvt.0.in").is_file() and synced == []
+    files.write_json(tmp_path / "done.json", {"ok": True})
+    assert len(synced) == 1 and not list(tmp_path.glob(".*.tmp"))

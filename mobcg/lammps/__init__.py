@@ -164,7 +164,7 @@ def check_styles(lmp_argv: list[str]) -> None:
 def render(template: str, destination: str | os.PathLike, **context) -> Path:
     """Render templates/<template> into `destination` (atomically) and return its path."""
     text = _env.get_template(template).render(**context)
-    return files.write_text(destination, text)
+    return files.write_text(destination, text, durable=False)  # rendered anew by every (re)run
 
 
 def run(input_file: str | os.PathLike, cwd: str | os.PathLike | None = None, np: int = 1,

@@ -49,4 +49,4 @@ def write_cg(path: str | os.PathLike, positions: np.ndarray, box: np.ndarray, ma
              "Masses", "", f"1 {mass:.4f}", "", "Atoms  # atomic", ""]
     wrapped = np.mod(positions, box)
     lines += [f"{i + 1} 1 {x:.6f} {y:.6f} {z:.6f}" for i, (x, y, z) in enumerate(wrapped)]
-    files.write_text(path, "\n".join(lines) + "\n")
+    files.write_text(path, "\n".join(lines) + "\n", durable=False)  # written anew by every CG run
