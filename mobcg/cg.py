@@ -250,7 +250,9 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
                        method=method, density=density, reg=float(section.get("reg", 0.05)),
                        U_start=U_start, start=start, target_noise=target_noise,
-                       stop_within_noise=bool(section.get("stop_within_noise", True)))
+                       stop_within_noise=bool(section.get("stop_within_noise", True)),
+                       stall_iterations=int(section.get("stall_iterations", 0)),
+                       stall_gain=float(section.get("stall_gain", 0.05)))
 
 
 def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None,
@@ -322,7 +324,8 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
                     "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
                     "ibi_deviation": float(result.deviation), "ibi_method": result.method,
-                    "ibi_noise": _finite(result.iterations[result.iteration].noise)})
+                    "ibi_noise": _finite(result.iterations[result.iteration].noise),
+                    "ibi_stopped": result.stopped})
     job.doc["ibi_converged"] = bool(result.converged)
     return result
 

@@ -210,10 +210,11 @@ def project_summary_html(project) -> str:
     parts = [WIDE_CARD, f"<p><strong>{s['n_jobs']}</strong> jobs, IBI reached its tolerance in "
              f"<strong>{s['ibi_converged']}</strong> of {s['ibi_ran']}</p>"]
     if s["ibi_ran"] > s["ibi_converged"]:
-        parts.append(f"<p class='notification is-warning is-light mobcg-warning'>IBI stopped at its iteration "
-                     f"limit in {s['ibi_ran'] - s['ibi_converged']} job(s) and kept the potential with the "
-                     "smallest RDF deviation (see each job's IBI deviation); with the demo preset's small boxes "
-                     "RDF noise keeps the deviation above the 1 % tolerance, so this is expected there.</p>")
+        parts.append(f"<p class='notification is-warning is-light mobcg-warning'>IBI stopped short of its tolerance "
+                     f"(at its iteration limit, or stalled: no longer improving) in {s['ibi_ran'] - s['ibi_converged']} "
+                     "job(s) and kept the potential with the smallest RDF deviation (see each job's IBI deviation); "
+                     "with the demo preset's small boxes RDF noise keeps the deviation above the 1 % tolerance, so "
+                     "this is expected there.</p>")
     parts.append("<h4 class='title is-6'>Jobs by furthest finished stage</h4>")
     parts.append(_table(list(s["stages"].items()), header=("stage", "jobs")))
     parts.append("<h4 class='title is-6'>alpha = D_CG / D_AA</h4>")

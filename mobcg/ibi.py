@@ -489,6 +489,7 @@ class IBIResult:
     directory: Optional[Path] = None
     start: str = "pmf"
     method: str = "ibi"
+    stopped: str = ""  # "converged", "stalled" or "max_iterations"
 
 
 def _pressure_ok(it: IBIIteration, P_target: float, p_tol: Optional[float]) -> bool:
@@ -501,6 +502,16 @@ def _is_converged(it: IBIIteration, tol: float, P_target: float, p_tol: Optional
     could tell from noise), and the pressure within p_tol."""
     close = it.deviation < tol or (within_noise and math.isfinite(it.noise) and it.deviation <= it.noise)
     return close and _pressure_ok(it, P_target, p_tol)
+
+
+def _is_stalled(iterations, P_target, p_tol, window: int, gain: float) -> bool:
+    """The last `window` iterations (the last within p_tol) improved on the best deviation before them
+    by less than the fraction `gain`: further iterations would buy too little, whatever the cause (a
+    structure this pair potential cannot reproduce, or noise the estimate misses)."""
+    if window <= 0 or len(iterations) <= window or not _pressure_ok(iterations[-1], P_target, p_tol):
+        return False
+    before = min(it.deviation for it in iterations[:-window])
+    return min(it.deviation for it in iterations[-window:]) > (1.0 - gain) * before
 
 
 def _best(iterations, P_target, p_tol) -> IBIIteration:
@@ -516,6 +527,7 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             tail_width: Optional[float] = None, U_start=None, start: str = "pmf",
             method: str = "ibi", density: Optional[float] = None, reg: float = 0.05,
             max_step: float = 2.0, target_noise: Optional[float] = None, stop_within_noise: bool = True,
+            stall_iterations: int = 0, stall_gain: float = 0.05,
             progress: Optional[Callable[[str], None]] = print) -> IBIResult:
     """Run (or resume) IBI until converged or ``max_iterations`` simulations exist in total.
 
@@ -528,7 +540,9 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     with the stored next potential. A torn last checkpoint is discarded and redone.
     Convergence: deviation < tol, or no larger than the sampling noise (√(target_noise² +
     Sample.noise²), when both are known and ``stop_within_noise``), and |P - P_target| < p_tol
-    (p_tol=None: structure only, no pressure correction). Pressure correction (VOTCA simple, see
+    (p_tol=None: structure only, no pressure correction). Stalled (not converged, but stopped): the
+    last ``stall_iterations`` (0: never) lowered the best deviation by less than the fraction
+    ``stall_gain``, with the pressure within p_tol. Pressure correction (VOTCA simple, see
     :func:`pressure_correction`) is added to the update every ``pressure_every`` iterations.
 
     ``method``: "ibi" (the update above, VOTCA's simple pressure ramp) or "imc" (Gauss–Newton steps,
@@ -557,7 +571,8 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     state = IBIState.load(directory, repair=True)
     params = dict(T=T, P_target=P_target, r_cut=r_cut, tol=tol, p_tol=p_tol, lam=lam,
                   max_iterations=max_iterations, pressure_every=pressure_every, method=method,
-                  density=density, reg=reg if method != "ibi" else None, tail_width=tail_width)
+                  density=density, reg=reg if method != "ibi" else None, tail_width=tail_width,
+                  stall_iterations=stall_iterations, stall_gain=stall_gain)
     if state.iterations:  # a resumed run keeps the start it was begun with
         try:
             start = json.loads((directory / SUMMARY_NAME).read_text()).get("start", start)
@@ -578,10 +593,11 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
 
     converged = bool(state.iterations) and _is_converged(state.iterations[-1], tol, P_target, p_tol,
                                                          stop_within_noise)
+    stalled = not converged and _is_stalled(state.iterations, P_target, p_tol, stall_iterations, stall_gain)
     n_sim = 0
     k = len(state.iterations)
     try:
-        while not converged and k < max_iterations:
+        while not converged and not stalled and k < max_iterations:
             workdir = directory / f"iter_{k:03d}"
             workdir.mkdir(exist_ok=True)
             out = simulate(U.copy(), k, workdir)
@@ -627,6 +643,7 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             it = IBIIteration(k, r.copy(), U.copy(), g, P, dev, U_next, A, noise)
             state.append(it)
             converged = _is_converged(it, tol, P_target, p_tol, stop_within_noise)
+            stalled = not converged and _is_stalled(state.iterations, P_target, p_tol, stall_iterations, stall_gain)
             state.write_summary(status="converged" if converged else "running",
                                 parameters=params, start=start, method=method)
             say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
@@ -647,12 +664,14 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
         raise ValueError("max_iterations must be at least 1")
     best = _best(state.iterations, P_target, p_tol)
     final = state.iterations[-1] if converged else best
-    state.write_summary(status="converged" if converged else "max_iterations",
+    stopped = "converged" if converged else "stalled" if stalled else "max_iterations"
+    state.write_summary(status=stopped,
                         parameters=params, start=start, method=method, final_iteration=final.index,
                         best_iteration=best.index)
-    say(f"IBI: {'converged' if converged else 'not converged'}; using iteration "
-        f"{final.index} (deviation {final.deviation:.4f})")
+    say(f"IBI: {'converged' if converged else 'not converged'}"
+        + (f" (stalled: < {100 * stall_gain:g} % better in {stall_iterations} iterations)" if stalled else "")
+        + f"; using iteration {final.index} (deviation {final.deviation:.4f})")
     return IBIResult(r=r, U=final.U.copy(), iteration=final.index, deviation=final.deviation,
                      pressure=final.pressure, converged=converged, best_iteration=best.index,
                      iterations=state.iterations, n_simulated=n_sim, directory=directory,
-                     start=start, method=method)
+                     start=start, method=method, stopped=stopped)

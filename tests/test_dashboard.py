@@ -349,7 +349,7 @@ def test_dashboard_cards_hold_their_tables_at_1400px(served_dashboard, results_p
     assert report_job_table["card_width"] > 1000  # a full-width card, not half of the row
     warnings = " | ".join(found["warnings"])
     assert "only 4 training job(s)" in warnings and "worse than predicting the mean" in warnings, warnings
-    assert "IBI stopped at its iteration limit in 3 job(s)" in warnings, warnings
+    assert "IBI stopped short of its tolerance (at its iteration limit, or stalled: no longer improving) in 3 job(s)" in warnings, warnings
 
 
 # -- the numbers themselves: formatted values with units and errors, counts, the report ---------------
