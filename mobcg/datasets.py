@@ -114,7 +114,7 @@ def _check_positive(table: _Table, names: list[str]) -> None:
         bad = np.flatnonzero(col <= 0)
         if bad.size:
             raise DatasetError(f"{table.path}: line of id {table.ids[bad[0]]!r}, column {name!r}: "
-                               f"{col[bad[0]]!r} is not > 0")
+                               f"{float(col[bad[0]])!r} is not > 0")
 
 
 # ----------------------------------------------------------------------------------------------
