@@ -13,6 +13,7 @@ Units: LAMMPS real (Å, fs, kcal/mol, atm, K); D in 1e-9 m²/s.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -106,11 +107,12 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     outputs = {kind: [workdir / f"{RUN_NAME}.{k}.{kind}" for k in segments]
                for kind, wanted in (("com", ctx["write_positions"]), ("rdf", rdf)) if wanted}
-    frames = {}
     try:
-        for kind, files in outputs.items():  # the same frame steps in each (fix ave/time, same period)
-            steps, frames[kind], by_step = trajectory.merge_segments(list(zip(files, boxes_)))
-            trajectory.checked(steps, by_step, files[-1])
+        merged = {kind: trajectory.merge_segments(list(zip(files, boxes_))) for kind, files in outputs.items()}
+        steps, frames = _common_frames(merged)
+        by_step = next(iter(merged.values()))[2]  # the box file's rows, the same for each kind
+        for kind in merged:
+            trajectory.checked(steps, by_step, outputs[kind][-1])
         if gsd_name is not None:
             trajectory.write_gsd(steps, frames["com"], by_step, workdir / gsd_name, dt)
         # per-frame pressure averages (every production step) of the frames this run kept
@@ -128,6 +130,13 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, len(positions)) if rdf else None
     return CGRun(times, np_asarray(frames["com"]) if "com" in frames else None, boxes, float(press.mean()),
                  _block_error(press), gsd, log, histograms)
+
+
+def _common_frames(merged: dict) -> tuple[np.ndarray, dict]:
+    """{kind: merge_segments(...)} → (steps in every kind, {kind: its rows at those steps}): the
+    outputs share their frame steps (fix ave/time, same period), except a frame a kill cut in one."""
+    steps = functools.reduce(np.intersect1d, [m[0] for m in merged.values()])
+    return steps, {kind: rows[np.isin(kind_steps, steps)] for kind, (kind_steps, rows, _) in merged.items()}
 
 
 def np_asarray(x) -> np.ndarray:
