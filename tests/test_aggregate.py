@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import aggregate, forcefield, tables
+from mobcg import aggregate, cg, forcefield, tables
 
 REPO = Path(__file__).resolve().parents[1]
 LMP = str(Path(sys.executable).parent / "lmp")
@@ -109,28 +109,42 @@ run 0
 
 
 def test_mobility_model_trains_on_pairs_and_predicts_a_table(tmp_path):
-    """Synthetic finished jobs (no LAMMPS) built so that D_CG(k) = D_AA(k + 1): the pairing finds
-    (k + 1, k), the mobility-preserving model trains on them, and predict writes its table."""
+    """Synthetic finished jobs (no LAMMPS) built so that D_CG(k) = D_AA(k + 1) = 1.5^(k + 1): with
+    neighbours 1.5 apart the pairing (tol 0.2) finds exactly the seven pairs (AA system k + 1, CG model
+    k). The mobility-preserving model maps an AA system's parameters to the potential of the CG model
+    that reproduces its mobility, so predict at job k + 1's parameters (a training point) must write
+    job k's IBI potential: within 0.02 kcal/mol RMS (measured: < 1e-4), where any two jobs' potentials
+    differ by 0.08 or more (well depths 0.3 (1 + 0.5 k) kcal/mol). Pairs read the wrong way round
+    (parameters of k -> potential of k + 1) give job k + 2's potential there instead."""
     from test_concurrency import fake_finished_job
 
     project = signac.init_project(tmp_path / "project")
     rng = np.random.default_rng(3)
-    for i, ff in enumerate(forcefield.sample(8, seed=5)):
-        job = fake_finished_job(project, ff, i, rng)
-        job.doc["D_CG"] = 1.0 + 0.1 * (i + 1)
-        job.doc["alpha"] = job.doc["D_CG"] / job.doc["D_AA"]
+    r = np.arange(0.05, 9.0, 0.1)
+    ids = []
+    for k, ff in enumerate(forcefield.sample(8, seed=5)):
+        job = fake_finished_job(project, ff, k, rng)
+        U = np.where(r < 4.5, 5.0, 0.0) - 0.3 * (1 + 0.5 * k) * np.exp(-(r - 6) ** 2)
+        tables.export_all(cg.potential_table(r, U, 9.0, grid=tables.PAPER_GRID, whole=True), job.path, cg.POTENTIAL)
+        job.doc.update({"D_AA": 1.5 ** k, "D_CG": 1.5 ** (k + 1), "alpha": 1.5})
+        ids.append(job.id)
     analysis = tmp_path / "analysis"
     summary = aggregate.build_datasets(list(project), analysis)
     data = aggregate.load_datasets(analysis)
-    assert summary["n_pairs"] >= 4
-    for i, j in data["pairs"]:
-        assert abs(data["D_CG"][j] / data["D_AA"][i] - 1) <= summary["pairing"]["tol"]
+    row = {str(job_id): i for i, job_id in enumerate(data["ids"])}
+    expected = {(row[ids[k + 1]], row[ids[k]]) for k in range(7)}
+    assert summary["n_pairs"] == 7 and {tuple(p) for p in data["pairs"].tolist()} == expected
     trained = aggregate.train_models(analysis)
-    assert trained["models"]["mobility"]["n_samples"] == summary["n_pairs"]
-    params = forcefield.flatten(project.open_job(id=str(data["ids"][0])).sp.forcefield())
-    result = aggregate.predict(params, analysis, tmp_path / "out")
-    mobility = tables.read_lammps(result["tables"]["mobility"]["lammps"])
-    assert np.all(np.isfinite(mobility.U)) and mobility.U[-1] == 0.0
+    assert trained["models"]["mobility"]["n_samples"] == 7
+    rms = lambda a, b: float(np.sqrt(np.mean((a - b) ** 2)))  # noqa: E731
+    assert min(rms(data["U"][i], data["U"][k]) for i in range(8) for k in range(i)) > 0.08  # the test has teeth
+    for k in range(7):
+        params = forcefield.flatten(project.open_job(id=ids[k + 1]).sp.forcefield())
+        result = aggregate.predict(params, analysis, tmp_path / "out" / str(k))
+        r_table, U_table = _csv(result["tables"]["mobility"]["csv"])
+        assert U_table[-1] == 0.0  # simulation-ready: zero at the cut-off
+        predicted = np.interp(data["r"], r_table, U_table)
+        assert rms(predicted, data["U"][row[ids[k]]]) <= 0.02, k
 
 
 # -- values, not shapes: each row is its own job's, validation simulates, predict answers its model --

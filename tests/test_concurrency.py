@@ -177,9 +177,23 @@ def test_train_models_and_write_report_wait_for_any_holder_of_the_lock(tmp_path)
         assert error is not None  # it did run once the lock was free: nothing to train on / report
 
 
+def test_build_datasets_waits_for_any_holder_of_the_lock(finished_project, tmp_path):
+    """build_datasets writes analysis/ exclusively: while another process holds the lock (even shared)
+    it waits, then builds from all 8 jobs. Unlike the two-builder race above this does not depend on
+    when the builders happen to start (on a loaded machine they may not overlap at all)."""
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    waited, error = _blocked_while_held(analysis, True, lambda: aggregate.build_datasets(list(finished_project), analysis))
+    assert waited >= 1.4, f"did not wait for the lock ({waited:.2f} s)"
+    assert error is None
+    ids = sorted(job.id for job in finished_project)
+    assert json.loads((analysis / aggregate.DATASETS_JSON).read_text())["ids"] == ids
+
+
 def test_predict_and_validation_wait_for_a_writer(tmp_path):
     """predict and validate_prediction (aggregate.validate) read the models under a shared lock: they
     wait while a writer (train_models, build_datasets) holds it exclusively, and then go on."""
+    from mobcg import models  # noqa: F401  (scikit-learn imported now: a call that skips the lock returns at once)
     from mobcg.lammps import trajectory
 
     project = signac.init_project(tmp_path / "project")
