@@ -11,10 +11,10 @@ modules=${*:-ibi analysis tables forcefield datasets models files jobs}
 jobs_=${MUTMUT_CHILDREN:-2}
 
 declare -A tests=(
-  [ibi]="tests/test_ibi.py"
-  [analysis]="tests/test_analysis.py"
-  [tables]="tests/test_tables.py"
-  [forcefield]="tests/test_molecule_forcefield.py tests/test_bad_input.py"
+  [ibi]="tests/test_ibi.py tests/test_ibi_newton.py tests/test_ibi_checks.py"
+  [analysis]="tests/test_analysis.py tests/test_analysis_checks.py tests/test_ibi_newton.py::test_imc_jacobian_of_an_ideal_gas_is_minus_beta_on_the_diagonal tests/test_ibi_newton.py::test_target_noise_normalises_each_half_by_its_own_volumes tests/test_equilibrium.py::test_density_settled_passes_stationary_noise_and_names_a_relaxation tests/test_equilibrium.py::test_diffusion_window_starts_where_the_msd_is_diffusive tests/test_equilibrium.py::test_short_or_ballistic_msd_is_flagged_not_diffusive"
+  [tables]="tests/test_tables.py tests/test_tables_checks.py"
+  [forcefield]="tests/test_molecule_forcefield.py tests/test_forcefield_checks.py"
   [datasets]="tests/test_datasets_models.py"
   [models]="tests/test_datasets_models.py"
   [files]="tests/test_concurrency.py"
