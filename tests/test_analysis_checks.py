@@ -270,3 +270,50 @@ def test_settled_describe_reads_as_a_sentence():
     s = analysis.Settled(True, 0.7234, (0.72, 0.7251), 0.0123, -0.0456, 0.0078, (20.0, 39.9))
     assert s.describe() == ("density 0.723 ± 1.2 % g/cm³ over 20-39.9 ps, block means 0.720, 0.725, "
                             "drift -4.6 ± 0.8 %")
+
+
+def test_rdf_frames_reads_freuds_constant_off_a_single_sampled_bin():
+    # 125 points 5 Å apart and one 0.87 Å from a corner point: a single pair closer than 4 Å, g < 1 there
+    grid = np.stack(np.meshgrid(*[np.arange(5) * 5.0] * 3, indexing="ij"), -1).reshape(-1, 3) + 1.0
+    pos = np.vstack([grid, grid[:1] + 0.5])[None]
+    boxes = np.full((1, 3), 25.0)
+    r, g, counts, norms = analysis.rdf_frames(pos, boxes, 4.0, 8)
+    assert counts[0].tolist() == [0, 2, 0, 0, 0, 0, 0, 0]
+    assert 0 < g[1] < 1 and np.count_nonzero(g) == 1
+    edges = np.linspace(0, 4.0, 9)
+    ideal = 126 ** 2 * 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3) / 25.0 ** 3
+    assert norms[0] == pytest.approx(ideal, rel=1e-5)
+
+
+def test_fractional_times_count_from_the_first_positive_one():
+    t = np.r_[0.0, 0.25 * 2.0 ** np.arange(8)]  # 0, 0.25 .. 32 fs, log-spaced
+    msd = np.repeat((t + 0.2 * t ** 2)[:, None], 3, axis=1)
+    d = analysis.diffusion(t, msd, window_fs=(0.0, 32.0))
+    expected = np.polyfit(np.log(t[1:]), np.log(msd[1:].sum(1)), 1)[0]
+    assert d.exponent == pytest.approx(expected, rel=1e-9)
+    t = np.arange(0, 100.01, 0.5)
+    line = np.repeat((0.1 * t)[:, None], 3, axis=1)
+    assert analysis.diffusion_window(t, line, earliest_fs=0.0) == (0.5, 50.0)
+
+
+def test_diffusion_window_needs_three_points_in_each_half():
+    t = np.arange(0, 2001, 100.0)
+    line = np.repeat((0.1 * t)[:, None], 3, axis=1)
+    # from 100 fs the first (log-)half, 100-316 fs, holds exactly 100, 200 and 300 fs
+    assert analysis.diffusion_window(t, line, earliest_fs=0.0) == (100.0, 1000.0)
+    # the only candidate start is the latest one, 100 fs, and 100-200 fs holds two points
+    t = np.arange(0, 401, 100.0)
+    assert analysis.diffusion_window(t, np.repeat((0.1 * t)[:, None], 3, axis=1)) == (100.0, 200.0)
+
+
+def test_density_settled_window_of_a_series_not_starting_at_zero():
+    t = np.arange(100.0, 180.0)
+    x = 0.7 + 0.001 * (t - 100.0)
+    s = analysis.density_settled(t, x)
+    assert s.window_ps == (140.0, 179.0)
+    assert s.blocks == pytest.approx((0.7445, 0.7545, 0.7645, 0.7745), rel=1e-12)
+
+
+def test_settled_describe_in_percent():
+    s = analysis.Settled(False, 0.7, (0.7,), 0.09, -0.456, 0.09, (1.0, 2.0))
+    assert s.describe() == "density 0.700 ± 9.0 % g/cm³ over 1-2 ps, block means 0.700, drift -45.6 ± 9.0 %"

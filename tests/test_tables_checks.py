@@ -81,7 +81,8 @@ def test_evaluate_is_exact_for_a_quadratic_and_guards_its_range():
     short = Table([0.1, 0.2, 0.3], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])  # tolerance floor: 1e-9 Å
     assert short.evaluate(0.3 + 5e-10)[0] == 0.0
     with pytest.raises(TableError):
-        short.evaluate(0.3 + 3e-9)
+        short.evaluate(0.3 + 1.5e-9)
+    assert t.evaluate(12.0 + 1.15e-8)[0] == pytest.approx(49.0)  # 1e-9 of the last r, 12 Å
 
 
 def test_resample_onto_a_finer_grid():
@@ -186,10 +187,10 @@ def write(tmp_path, text, name="t.table"):
 
 
 def test_read_lammps_rsq_and_fprime_and_indented_comments(tmp_path):
-    p = write(tmp_path, "  # indented comment\n\nRS\nN 3 RSQ 1 3 FPRIME 0.5 0.6\n\n"
-                        "1 1 3 1\n2 2.2360679 2 1\n  # another\n3 3 1 1 extra columns\n")
+    p = write(tmp_path, "  # indented comment\n\nRS\nN 3 RSQ 2 4 FPRIME 0.5 0.6\n\n"
+                        "1 2 3 1\n2 3.1622777 2 1\n  # another\n3 4 1 1 extra columns\n")
     t = tables.read_lammps(p)
-    assert t.r.tolist() == [1.0, np.sqrt(5.0), 3.0]  # recomputed from RSQ, as LAMMPS does
+    assert t.r.tolist() == [2.0, np.sqrt(10.0), 4.0]  # recomputed from RSQ (r² uniform), as LAMMPS does
     assert t.U.tolist() == [3.0, 2.0, 1.0] and t.F.tolist() == [1.0, 1.0, 1.0]
     p = write(tmp_path, "A\nN 2 FPRIME 1 2\n\n1 1.25 0 0\n2 1.75 0 0\n")
     assert tables.read_lammps(p).r.tolist() == [1.25, 1.75]  # no R: the r column as written
@@ -267,6 +268,7 @@ def test_read_xvg_three_and_seven_columns_two_rows(tmp_path):
     ("0.1 1 1\n", "{p}: fewer than 2 data lines"),
     ("0.1 1 1\n@x\n0.2 y 1\n", "{p}:3: not a number in '0.2 y 1'"),
     ("0.1 1 1\n\n0.1 1 1\n", "{p}:3: r is not strictly increasing (1.0 then 1.0)"),
+    ("X 1 2\n0.1 1 1\n0.2 1 1\n", "{p}:1: not a number in 'X 1 2'"),
 ])
 def test_read_xvg_refuses(tmp_path, text, message):
     p = write(tmp_path, text, "x.xvg")
@@ -283,6 +285,8 @@ def test_read_csv_header_with_spaces_or_bom_and_two_rows(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("", "{p}:1: expected header 'r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom', got '(empty file)'"),
     ("r,U,F\n", "{p}:1: expected header 'r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom', got 'r,U,F'"),
+    ("Xr_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom\n1,2,3\n2,3,4\n",
+     "{p}:1: expected header 'r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom', got 'Xr_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom'"),
     ("r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom\n1,2,3\n", "{p}: fewer than 2 data rows"),
     ("r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom\n1,2,3\n\n2,3\n", "{p}:4: expected 3 comma-separated values, got 2"),
     ("r_angstrom,U_kcal_per_mol,F_kcal_per_mol_per_angstrom\n1,2,3\n2,x,3\n", "{p}:3: not a number in '2 x 3'"),
@@ -313,6 +317,11 @@ def test_read_reference_potentials_two_rows_windows_line_ends(tmp_path):
     ("r_angstrom\tU_T1_kcal_per_mol\n1\t2\n\n2 3\n", "{p}:4: expected 2 tab-separated values, got 1"),
     ("r_angstrom\tU_T1_kcal_per_mol\n1\t2\n1\t3\n", "{p}:3: r is not strictly increasing (1.0 then 1.0)"),
     ("r_angstrom\tU_T1_kcal_per_mol\tU_T2_kcal_per_mol\n1\t2\t\n", "{p}:2: not a number in '1 2 '"),
+    ("r_angstrom U_T1_kcal_per_mol\n1\t2\n2\t3\n",
+     "{p}:1: header must start with 'r_angstrom' followed by U_<name>_kcal_per_mol columns, got 'r_angstrom U_T1_kcal_per_mol'"),
+    ("r_angstrom\tU_T1_kcal_per_mol\t\n1\t2\n2\t3\n", "{p}:1: column '' is not U_<name>_kcal_per_mol"),
+    ("r_angstrom\tU_T1_kcal_per_molX\n1\t2\n2\t3\n", "{p}:1: column 'U_T1_kcal_per_molX' is not U_<name>_kcal_per_mol"),
+    ("r_angstrom\tU_T1_kcal_per_mol\n1\t2X\n2\t3\n", "{p}:2: not a number in '1 2X'"),
 ])
 def test_read_reference_potentials_refuses(tmp_path, text, message):
     p = write(tmp_path, text, "x.tsv")
@@ -335,7 +344,7 @@ GRID = np.arange(0.5, 12.01, 0.25)
 
 def test_simulation_ready_wall_of_a_parabola_matches_value_slope_and_curvature():
     # U = (r - 5)² - 4 on [3, 10]: at r0 = 3 slope -4 (A = 4), curvature 2 (b = 2 / A = 0.5)
-    r = np.linspace(3.0, 10.0, 29)
+    r = np.linspace(3.0, 10.0, 15)  # data every 0.5 Å, the grid every 0.25 Å
     t = tables.simulation_ready(r, (r - 5) ** 2 - 4, grid=GRID)
     shift = 21.0  # U is held at U(10) = 21 beyond the data and shifted to 0 at r_cut = grid[-1]
     wall = GRID < 3.0
@@ -389,16 +398,21 @@ def test_simulation_ready_attractive_edge_gets_the_least_repulsive_wall_and_far_
     t = tables.simulation_ready(r, U, grid=GRID)
     wall = GRID < 3.0
     assert t.U[wall] == pytest.approx(-1.0 + 0.5 / 2.0 * np.expm1(2.0 * (3.0 - GRID[wall])), rel=1e-9)
-    # data from 30 Å on a grid from 0: b (r0 - grid[0]) <= 40 caps b at 40 / 30
+    # data from 30 Å on a grid from 10: b (r0 - grid[0]) <= 40 caps b (3/Å from the curvature) at 2/Å
     r = np.linspace(30.0, 40.0, 41)
+    t = tables.simulation_ready(r, 1000 * (r - 30 - 1 / 3) ** 2, grid=np.linspace(10.0, 40.0, 121))
+    assert t.U[0] == pytest.approx(1000 / 9 + 2000 / 3 / 2.0 * np.expm1(40.0) - 1000 * (29 / 3) ** 2, rel=1e-9)
     grid = np.linspace(0.0, 40.0, 161)
     t = tables.simulation_ready(r, 1000 * (r - 30.5) ** 2, grid=grid)  # A = 1000, curvature / A = 2
     b = 40.0 / 30.0
     assert t.U[0] == pytest.approx(250.0 + 1000.0 / b * np.expm1(40.0) - 90250.0, rel=1e-9)
     assert np.all(np.isfinite(t.U)) and np.all(np.isfinite(t.F))
     # two finite points only: the slope between them sets A, no curvature: b = 2
-    t = tables.simulation_ready([3.0, 4.0], [1.0, -1.0], grid=GRID, r_cut=4.0)
-    assert t.U[0] == pytest.approx(1.0 + 2.0 / 2.0 * np.expm1(2.0 * 2.5) + 1.0, rel=1e-9)
+    t = tables.simulation_ready([3.0, 3.5], [1.0, -1.0], grid=GRID, r_cut=3.5)  # slope -4: A = 4
+    assert t.U[0] == pytest.approx(1.0 + 4.0 / 2.0 * np.expm1(2.0 * 2.5) + 1.0, rel=1e-9)
+    # three: the quadratic through them (slope -6, curvature 2: b = 1/3, clipped to 0.5)
+    t = tables.simulation_ready([3.0, 4.0, 5.0], [9.0, 4.0, 1.0], grid=GRID, r_cut=5.0)
+    assert t.U[0] == pytest.approx(9.0 + 6.0 / 0.5 * np.expm1(0.5 * 2.5) - 1.0, rel=1e-9)
     # a grid starting at r0: no wall, no cap
     t = tables.simulation_ready(r, 1000 * (r - 30.5) ** 2, grid=np.linspace(30.0, 40.0, 21))
     assert t.U[0] == pytest.approx(250.0 - 90250.0)
@@ -431,3 +445,34 @@ def test_simulation_ready_two_points_at_the_core_are_enough():
     r = np.linspace(3.0, 10.0, 8)
     t = tables.simulation_ready(r, np.linspace(5.0, -2.0, 8), grid=GRID, r_core=9.0)
     assert t.U[GRID == 9.0] == pytest.approx([1.0]) and t.U[GRID == 10.0] == pytest.approx([0.0])
+
+
+def test_simulation_ready_forces_vanish_into_the_cut_off():
+    # U = 0 from 3 Å on: F is zero there, up to the cut-off (a spline through (r_cut, 0)), apart from the
+    # wall's decaying wiggle
+    r = np.linspace(3.0, 10.0, 29)
+    t = tables.simulation_ready(r, np.zeros(29), grid=GRID, r_cut=10.0)
+    near = (GRID > 8.0) & (GRID < 10.0)
+    assert t.F[near] == pytest.approx(np.zeros(near.sum()), abs=1e-9)
+    assert t.U[GRID >= 3.0] == pytest.approx(np.zeros((GRID >= 3.0).sum()), abs=1e-12)
+
+
+def test_simulation_ready_grid_of_four_and_cut_off_before_the_second_point():
+    t = tables.simulation_ready([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], grid=[1.0, 1.5, 2.0, 2.5], r_cut=2.5)
+    assert t.U.tolist() == pytest.approx([1.5, 1.0, 0.5, 0.0])
+    t = tables.simulation_ready(GRID, np.linspace(5.0, 0.0, GRID.size), grid=GRID, r_cut=0.6)
+    assert t.U[0] == pytest.approx(5.0 / (GRID.size - 1) * 0.1 / 0.25) and np.all(t.U[1:] == 0.0)
+
+
+def test_evaluate_uses_lammps_end_conditions():
+    """pair_style table builds U's spline clamped with slopes -F at the ends, and F's clamped with the
+    slopes of its first and last two points: a table whose F disagrees with U shows which."""
+    from scipy.interpolate import CubicSpline
+    r = np.linspace(1.0, 3.0, 9)
+    U = np.zeros(9)
+    F = np.r_[2.0, np.zeros(7), -1.0]
+    x = np.array([1.1, 1.2, 2.9])
+    u, f = Table(r, U, F).evaluate(x)
+    assert u == pytest.approx(CubicSpline(r, U, bc_type=((1, -2.0), (1, 1.0)))(x), rel=1e-12)
+    assert f == pytest.approx(CubicSpline(r, F, bc_type=((1, -8.0), (1, -4.0)))(x), rel=1e-12)
+    assert u[0] < -0.01 and f[2] < -0.1  # not the not-a-knot spline's zeros
