@@ -53,6 +53,7 @@ def test_grid_checks(r, arrays, message):
 
 
 def test_deviation_on_a_non_uniform_grid_of_four_points():
+    assert ibi.deviation([0.0, 0.1, 0.2, 0.3], [1.1] * 4, [1.0] * 4) == pytest.approx(0.1)  # ∫ g_target < 1
     r = [0.0, 1.0, 3.0, 7.0]
     gt = [1.0, 1.0, 1.0, 1.0]  # ∫ = 7
     g = [1.0, 2.0, 1.0, 1.0]  # ∫|Δ| = trapezoids 0.5 + 1.0
@@ -101,7 +102,7 @@ def test_pmf_start_core_is_a_line_at_least_min_slope_steep():
 
 def test_pmf_start_core_uses_the_three_edge_points():
     U_true = np.where(R < 5.0, 12.0 - 4.0 * R, 0.0 - 0.01 * R)  # steep wall -4 kcal/mol/Å to 5 Å
-    U_true[R == 4.5] = 12.0 - 4.0 * 4.5 - 1.0  # the step after the third edge point is steeper still
+    U_true[R == 4.25] = 12.0 - 4.0 * 4.25 - 1.0  # the step after the third edge point is steeper still
     g = np.exp(-U_true / KT)
     g[R < 3.5] = 0.0
     i0 = int(np.flatnonzero(R == 3.5)[0])
@@ -109,7 +110,7 @@ def test_pmf_start_core_uses_the_three_edge_points():
     slope = (U[i0 + 1] - U[i0]) / 0.25
     assert slope == pytest.approx(-4.0, rel=1e-9)  # from 3.5, 3.75, 4.0: -4 kcal/mol/Å
     assert U[:i0] == pytest.approx(U[i0] + slope * (R[:i0] - R[i0]), rel=1e-12)
-    U4 = ibi.pmf_start(R, g, T, 9.0, n_edge=5)  # 3.5 .. 4.5: the -8 kcal/mol/Å step counts
+    U4 = ibi.pmf_start(R, g, T, 9.0, n_edge=4)  # 3.5 .. 4.25: the -8 kcal/mol/Å step counts
     assert U4[:i0] == pytest.approx(U4[i0] - 8.0 * (R[:i0] - R[i0]), rel=1e-12)
 
 
@@ -159,6 +160,9 @@ def test_extend_core_slopes():
     # a parabola's edge, steeper than its fitted quadratic coefficient is
     para = np.array([0.0, 0.0, 0.0, 0.0, -0.1, -0.4, -0.9, -1.6])
     assert ibi.extend_core(r, para, 3, T)[:3] == pytest.approx(-5 * KT * (r[:3] - 1.5))
+    fine = np.arange(8) * 0.25  # -10 (r - 0.75)²: steps -2.5 and -7.5 kcal/mol/Å, the steeper one sets it
+    bend = np.r_[0.0, 0.0, 0.0, -10 * (fine[3:] - 0.75) ** 2]
+    assert ibi.extend_core(fine, bend, 3, T)[:3] == pytest.approx(-7.5 * (fine[:3] - 0.75))
 
 
 def test_extend_core_index_is_clipped_to_the_grid():
@@ -533,8 +537,10 @@ def test_run_ibi_refuses(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=exact(message)):
         ibi.run_ibi(G, G_TARGET, P_target, T, simulate, tmp_path / "x", 9.0, p_tol=p_tol, progress=None, **args)
     summary = tmp_path / "x" / "ibi.json"
-    if summary.exists():  # stopped inside the loop: the reason is on record
-        assert json.loads(summary.read_text())["status"] == "interrupted: ValueError"
+    if summary.exists():  # stopped inside the loop: the reason is on record, with the run's settings
+        doc = json.loads(summary.read_text())
+        assert doc["status"] == "interrupted: ValueError" and doc["start"] == "pmf"
+        assert doc["method"] == args.get("method", "ibi") and doc["parameters"]["r_cut"] == 9.0
 
 
 def test_run_ibi_resumes_with_the_start_it_was_begun_with(tmp_path):
@@ -615,3 +621,128 @@ def test_run_ibi_imc_backtracks_from_a_worse_iteration(tmp_path):
     assert it1.deviation < 1.25 * it0.deviation
     assert it1.U_next == pytest.approx(ibi.newton_update(it1.U, it1.g, G_TARGET, T, G, 0.004, 9.0,
                                                          tail_width=0.75, jacobian=jac), abs=1e-12)
+
+
+def test_run_ibi_writes_a_running_summary_after_each_iteration(tmp_path):
+    seen = []
+
+    def sim(U, k, workdir):
+        assert workdir == tmp_path / "a" / "b" / f"iter_{k:03d}" and workdir.is_dir()
+        if k:
+            seen.append(json.loads((tmp_path / "a" / "b" / "ibi.json").read_text()))
+        return G_TARGET * 1.05, 300.0
+
+    res = ibi.run_ibi(G, G_TARGET, 300.0, T, sim, tmp_path / "a" / "b", 9.0, max_iterations=2, g_min=1e-3,
+                      progress=None)  # a directory two levels down
+    (doc,) = seen
+    assert doc["status"] == "running" and doc["start"] == "pmf" and doc["method"] == "ibi"
+    assert doc["parameters"]["max_iterations"] == 2 and len(doc["iterations"]) == 1
+    assert np.array_equal(res.r, G)
+    start = ibi.pmf_start(G, G_TARGET, T, 9.0, g_min=1e-3, tail_width=0.75)
+    assert not np.allclose(start, ibi.pmf_start(G, G_TARGET, T, 9.0, tail_width=0.75))  # g_min matters here
+    assert res.iterations[0].U.tolist() == start.tolist()
+
+
+def test_run_ibi_stops_after_30_iterations_by_default(tmp_path):
+    res = ibi.run_ibi(G, G_TARGET, None, T, lambda U, k, w: (G_TARGET * 1.05, None), tmp_path / "m", 9.0,
+                      p_tol=None, progress=None)
+    assert res.n_simulated == 30 and not res.converged
+
+
+def test_run_ibi_default_pressure_tolerance_is_strict(tmp_path):
+    res = ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: (G_TARGET, 400.5), tmp_path / "q", 9.0,
+                      max_iterations=2, progress=None)
+    assert res.n_simulated == 2 and not res.converged
+
+
+def test_run_ibi_keeps_the_converged_iteration_not_the_best(tmp_path):
+    out = {0: ibi.Sample(G_TARGET * 1.02, None, None, 0.0), 1: ibi.Sample(G_TARGET * 1.03, None, None, 0.05)}
+    res = ibi.run_ibi(G, G_TARGET, None, T, lambda U, k, w: out[k], tmp_path / "cv", 9.0, p_tol=None,
+                      target_noise=0.0, max_iterations=3, progress=None)
+    assert res.converged and res.iteration == 1 and res.best_iteration == 0
+    assert res.U.tolist() == res.iterations[1].U.tolist()
+
+
+def test_run_ibi_resume_checks_convergence_as_the_run_did(tmp_path):
+    # converged within the noise: nothing more to do on resume
+    d = tmp_path / "noise"
+    out = ibi.Sample(G_TARGET * 1.03, 300.0, None, 0.05)
+    ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: out, d, 9.0, target_noise=0.0, progress=None)
+    res = ibi.run_ibi(G, G_TARGET, 300.0, T, None, d, 9.0, target_noise=0.0, progress=None)
+    assert res.converged and res.n_simulated == 0
+    # g converged but the pressure not: the resumed run goes on
+    d = tmp_path / "pressure"
+    ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: (G_TARGET, 900.0), d, 9.0, max_iterations=1, progress=None)
+    res = ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: (G_TARGET, 300.0), d, 9.0, max_iterations=3,
+                      progress=None)
+    assert res.converged and res.n_simulated == 1 and res.iteration == 1
+
+
+def test_run_ibi_resume_without_a_recorded_start_keeps_the_given_one(tmp_path):
+    d = tmp_path / "s"
+    sim = lambda U, k, w: (G_TARGET * 1.05, None)  # noqa: E731
+    ibi.run_ibi(G, G_TARGET, None, T, sim, d, 9.0, p_tol=None, max_iterations=1, progress=None)
+    (d / "ibi.json").write_text("{}")
+    res = ibi.run_ibi(G, G_TARGET, None, T, sim, d, 9.0, p_tol=None, max_iterations=2, start="given",
+                      progress=None)
+    assert res.start == "given"
+
+
+def test_state_load_repairs_by_default(tmp_path):
+    d = tmp_path / "one" / "two"
+    ibi.IBIState(d).append(iteration(0))  # creates both levels
+    (d / ".iteration_001.npz.tmp").write_text("x")
+    assert [it.index for it in ibi.IBIState.load(d).iterations] == [0]
+    assert not (d / ".iteration_001.npz.tmp").exists()
+
+
+def test_newton_update_checks(tmp_path):
+    r = np.arange(1.0, 11.0)
+    one = np.ones(10)
+    jac = -np.eye(10) / KT
+    with pytest.raises(ValueError, match=exact("newton_update: number density must be positive, got 0.0")):
+        ibi.newton_update(one, one, one, T, r, 0.0, 9.0, jacobian=jac)
+    with pytest.raises(ValueError, match=exact("newton_update: number density must be positive, got nan")):
+        ibi.newton_update(one, one, one, T, r, float("nan"), 9.0, jacobian=jac)
+    with pytest.raises(ValueError, match=exact("newton_update: no bins between the core edge 1 Å and r_cut 2 Å")):
+        ibi.newton_update(one, one, one, T, r, 0.01, 2.0, jacobian=jac)
+    ibi.newton_update(one, one, one, T, r, 0.01, 3.0, jacobian=jac, tail_width=0.0)  # two force bins: fine
+    for bad in (np.eye(9), np.full((10, 10), np.nan)):
+        with pytest.raises(ValueError, match=exact("newton_update: the Jacobian must be a finite (10 × 10) matrix")):
+            ibi.newton_update(one, one, one, T, r, 0.01, 9.0, jacobian=bad)
+    with pytest.raises(ValueError, match=exact("newton_update: pressure not finite: P=nan, P_target=1.0")):
+        ibi.newton_update(one, one, one, T, r, 0.01, 9.0, P=float("nan"), P_target=1.0, jacobian=jac)
+    assert ibi.newton_update(np.zeros(10), np.zeros(10), np.zeros(10), T, r, 0.01, 9.0, jacobian=jac).tolist() \
+        == [0.0] * 10  # nothing sampled: no step
+
+
+def test_newton_update_step_scales_with_lam_and_is_capped():
+    r = np.arange(1.0, 21.0) * 0.5
+    U = np.zeros(20)
+    gt = np.ones(20)
+    g = 1.01 * gt
+    jac = -np.eye(20) / KT
+    kw = dict(jacobian=jac, reg=1e-3, tail_width=0.0)
+    full = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, **kw)
+    assert np.abs(full).max() < 0.05 * KT  # a small step: no cap
+    half = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, lam=0.5, **kw)
+    assert half == pytest.approx(0.5 * full, abs=1e-14)
+    # a pressure without its target is no constraint
+    assert ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, P=500.0, **kw) == pytest.approx(full, abs=1e-14)
+    capped = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, max_step=0.004, **kw)
+    assert np.abs(capped).max() == pytest.approx(0.004 * KT, rel=1e-9)
+    assert capped == pytest.approx(full * 0.004 * KT / np.abs(full).max(), abs=1e-14)
+    # the default trust region, 2 kT
+    big = ibi.newton_update(U, 3.0 * gt, gt, T, r, 0.01, 9.0, **kw)
+    assert np.abs(big).max() == pytest.approx(2.0 * KT, rel=1e-9)
+
+
+def test_run_ibi_imc_default_and_given_trust_region(tmp_path):
+    jac = -np.eye(G.size) / KT
+    sample = lambda U, k, w: ibi.Sample(G_TARGET * 3.0, None, jac)  # noqa: E731
+    for name, kw, cap in (("d", {}, 2.0), ("g", {"max_step": 0.01}, 0.01)):
+        res = ibi.run_ibi(G, G_TARGET, None, T, sample, tmp_path / name, 9.0, method="imc", density=0.004,
+                          p_tol=None, max_iterations=1, tail_width=0.0, progress=None, **kw)
+        (it,) = res.iterations
+        step = (it.U_next - it.U)[G_TARGET > 1e-4]
+        assert np.abs(step).max() == pytest.approx(cap * KT, rel=1e-9)
