@@ -670,6 +670,9 @@ def test_run_ibi_resume_checks_convergence_as_the_run_did(tmp_path):
     ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: out, d, 9.0, target_noise=0.0, progress=None)
     res = ibi.run_ibi(G, G_TARGET, 300.0, T, None, d, 9.0, target_noise=0.0, progress=None)
     assert res.converged and res.n_simulated == 0
+    res = ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: out, d, 9.0, target_noise=0.0, max_iterations=2,
+                      stop_within_noise=False, progress=None)  # asked to beat the noise: goes on
+    assert res.n_simulated == 1 and not res.converged
     # g converged but the pressure not: the resumed run goes on
     d = tmp_path / "pressure"
     ibi.run_ibi(G, G_TARGET, 300.0, T, lambda U, k, w: (G_TARGET, 900.0), d, 9.0, max_iterations=1, progress=None)
@@ -727,19 +730,22 @@ def test_newton_update_step_scales_with_lam_and_is_capped():
     assert np.abs(full).max() < 0.05 * KT  # a small step: no cap
     half = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, lam=0.5, **kw)
     assert half == pytest.approx(0.5 * full, abs=1e-14)
+    # the default fade before the cut-off is 0.3 Å: below 8.7 Å the step is the unfaded one
+    dflt = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, jacobian=jac, reg=1e-3)
+    assert dflt[r < 8.7] == pytest.approx(full[r < 8.7], abs=1e-14) and dflt[r >= 9.0].tolist() == [0.0] * 3
     # a pressure without its target is no constraint
     assert ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, P=500.0, **kw) == pytest.approx(full, abs=1e-14)
     capped = ibi.newton_update(U, g, gt, T, r, 0.01, 9.0, max_step=0.004, **kw)
     assert np.abs(capped).max() == pytest.approx(0.004 * KT, rel=1e-9)
     assert capped == pytest.approx(full * 0.004 * KT / np.abs(full).max(), abs=1e-14)
     # the default trust region, 2 kT
-    big = ibi.newton_update(U, 3.0 * gt, gt, T, r, 0.01, 9.0, **kw)
+    big = ibi.newton_update(U, 5.0 * gt, gt, T, r, 0.01, 9.0, **kw)  # uncapped: 4 kT
     assert np.abs(big).max() == pytest.approx(2.0 * KT, rel=1e-9)
 
 
 def test_run_ibi_imc_default_and_given_trust_region(tmp_path):
     jac = -np.eye(G.size) / KT
-    sample = lambda U, k, w: ibi.Sample(G_TARGET * 3.0, None, jac)  # noqa: E731
+    sample = lambda U, k, w: ibi.Sample(G_TARGET * 5.0, None, jac)  # noqa: E731
     for name, kw, cap in (("d", {}, 2.0), ("g", {"max_step": 0.01}, 0.01)):
         res = ibi.run_ibi(G, G_TARGET, None, T, sample, tmp_path / name, 9.0, method="imc", density=0.004,
                           p_tol=None, max_iterations=1, tail_width=0.0, progress=None, **kw)
