@@ -147,3 +147,18 @@ def test_locked_folder(tmp_path):
         assert (tmp_path / "analysis" / files.LOCK_NAME).exists()
     with files.locked(tmp_path / "analysis", shared=True), files.locked(tmp_path / "analysis", shared=True):
         pass  # two readers at once
+
+
+def test_write_text_syncs_unless_told_the_file_is_rewritten_anyway(tmp_path, monkeypatch):
+    """A stage-marking file is fsynced before the rename; an input every run writes anew (durable=False)
+    is not, and is still complete and in place."""
+    import os
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    files.write_text(tmp_path / "marker.json", "{}\n")
+    assert len(synced) == 1
+    files.write_text(tmp_path / "input.in", "run 10\n", durable=False)
+    assert len(synced) == 1 and (tmp_path / "input.in").read_text() == "run 10\n"
+    files.write_text(tmp_path / "again.json", "{}\n", durable=True)
+    assert len(synced) == 2 and not list(tmp_path.glob(".*.tmp"))

@@ -51,3 +51,11 @@ def test_a_run_whose_pressure_is_still_off_does_not_stall(tmp_path):
     # stalled in structure from iteration 6, but P is 900 atm until iteration 8: it stops at 8
     assert (len(res.iterations), res.stopped) == (9, "stalled")
     assert res.iteration == 8  # the best one within p_tol
+
+
+def test_a_one_iteration_window_compares_each_iteration_with_all_before(tmp_path):
+    g_target, sim = plateau()
+    res = ibi.run_ibi(R, g_target, None, T, sim, tmp_path, RC, p_tol=None, max_iterations=12,
+                      stall_iterations=1, stall_gain=0.05, progress=None)
+    # 4 % and 3.0 % each gain > 5 % on the best before; 2.9 % gains 3.3 % on 3.0 %: stalled at iteration 3
+    assert (len(res.iterations), res.stopped, res.iteration) == (4, "stalled", 3)
