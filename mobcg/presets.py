@@ -31,8 +31,8 @@ PRESETS: dict[str, dict] = {
                "density_every_ps": 0.1, "cutoff": 10.0, "np": 2},
         # demo-grade: the mean NPT density known to ±1.5 % (48 molecules fluctuate by ~3 % per frame)
         "analysis": {"rdf_bins": 115, "rdf_r_max": 11.5, "density_tol": 0.015, "liquid_packing": 0.35},
-        # 48 beads: ~1 s of LAMMPS per iteration on one core; RDF noise keeps the deviation
-        # at a few %, so demo IBI usually stops at max_iterations with the best potential.
+        # 48 beads: ~0.3 s of LAMMPS per iteration on one core; RDF noise keeps the deviation at a
+        # few %, so demo IBI stops within that noise, or stalls, after 3-10 iterations.
         "ibi": {"method": "imc", "max_iterations": 10, "tol": 0.01, "p_tol": 200.0, "lam": 1.0,
                 "r_cut": 11.0, "rdf_dr": 0.1, "equilibrate_ps": 5.0, "production_ps": 60.0,
                 "frame_ps": 0.5, "timestep_fs": 5.0, "np": 1, "stall_iterations": 4, "stall_gain": 0.05},
