@@ -2,9 +2,9 @@
 """A longer all-atom IBI target for a finished `small`-preset job, sampled on a big machine.
 
 The IBI deviation of the small preset cannot go below the sampling noise of its AA target (125
-molecules, 150 ps: 1.23 %). This benchmark adds independent NPT production replicas of the same job,
-run where there are cores (the device machine, with the LAMMPS payload of
-../shared/tools/lammps-payload.sh), and joins their frames to the job's own:
+molecules, 150 ps: 1.27 %). This benchmark adds independent NPT production replicas of the same job,
+run where there are cores (a 16-core machine without Python: the venv's `lmp` and `mpirun` packed
+with their libraries into one tarball), and joins their frames to the job's own:
 
     python benchmarks/longer_target.py render JOB RUNS [--replicas 4] [--ps 200] [--minutes 8]
     (on the big machine, per replica k:  cd RUNS/rep{k} && mpirun -np 4 lmp -in extend.in -log extend.log)
