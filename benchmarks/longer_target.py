@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """A longer all-atom IBI target for a finished `small`-preset job, sampled on a big machine.
 
-The IBI deviation of the small preset cannot go below the sampling noise of its AA target (125
-molecules, 150 ps: 1.27 %). This benchmark adds independent NPT production replicas of the same job,
+IBI stops once its RDF deviation is within the sampling noise of its AA target (125 molecules,
+150 ps: 1.27 %), so what IBI can show at the small preset is bounded by that target. This benchmark adds independent NPT production replicas of the same job,
 run where there are cores (a 16-core machine without Python: the venv's `lmp` and `mpirun` packed
 with their libraries into one tarball), and joins their frames to the job's own:
 
