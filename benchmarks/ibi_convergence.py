@@ -127,6 +127,7 @@ def main():
     ap.add_argument("--p-tol", type=float, default=50.0, help="atm; 0: structure only, no pressure correction")
     ap.add_argument("--np", type=int, default=2)
     ap.add_argument("--reg", type=float, default=None, help="Newton regularisation (default: the ibi module's)")
+    ap.add_argument("--max-step", type=float, default=None, help="Newton trust region, kT (default: the ibi module's)")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     if args.target == "reference" and not args.job:
@@ -144,7 +145,9 @@ def main():
 
     rows = {}
     for method in args.methods.split(","):
-        section = dict(method=method, **({} if args.reg is None else {"reg": args.reg}), max_iterations=args.iterations, tol=1e-9, p_tol=p_tol, lam=1.0,
+        section = dict(method=method, **({} if args.reg is None else {"reg": args.reg}),
+                       **({} if args.max_step is None else {"max_step": args.max_step}),
+                       max_iterations=args.iterations, tol=1e-9, p_tol=p_tol, lam=1.0,
                        equilibrate_ps=10.0, production_ps=args.iteration_ps, frame_ps=0.5, timestep_fs=5.0)
         section["stop_within_noise"] = False  # the same number of iterations for every method
         with lammps_time() as inside:

@@ -258,6 +258,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
                        pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
                        method=method, density=density, reg=float(section.get("reg", 0.05)),
+                       max_step=float(section.get("max_step", 2.0)),
                        U_start=U_start, start=start, target_noise=target_noise,
                        stop_within_noise=bool(section.get("stop_within_noise", True)),
                        stall_iterations=int(section.get("stall_iterations", 0)),

@@ -124,6 +124,25 @@ def test_imc_recovers_potential_and_pressure_in_fewer_iterations_than_ibi(refere
     assert np.max(np.abs(imc.U[attractive] - known(r[attractive]))) < 0.05
 
 
+def test_the_presets_trust_region_bounds_the_newton_step(reference, tmp_path):
+    """ibi.max_step (kT) from the preset section reaches the Newton step: one IMC iteration from the
+    PMF moves U by at most max_step kT where the target is sampled; with room (3 kT) the same step
+    is larger (measured: 0.53 kT)."""
+    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
+    kT = 0.0019872041 * T
+    steps = {}
+    for max_step in (0.1, 3.0):
+        section = dict(RUN, method="imc", max_iterations=1, tol=1e-9, p_tol=None, lam=1.0, equilibrate_ps=2.0,
+                       production_ps=40.0, max_step=max_step)
+        it = cg.iterate(r, g_target, reference.positions[-1] % L, [L] * 3, T, section, tmp_path / str(max_step),
+                        R_CUT, progress=None).iterations[0]
+        sampled = g_target > 1e-3  # the core below is re-extrapolated, not stepped
+        steps[max_step] = np.max(np.abs(it.U_next - it.U)[sampled]) / kT
+    assert steps[0.1] <= 0.1 + 1e-6
+    assert steps[3.0] > 0.3
+
+
 def test_potential_table_is_simulation_ready():
     r = np.linspace(0.05, 12.05, 121)
     U = ibi.pmf_start(r, np.where(r < 4, 0, 1 + np.exp(-(r - 5))), T, 12.0)
