@@ -29,16 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ibi_convergence import target_run, truth_on_grid  # noqa: E402
+from ibi_convergence import first_below, target_run, truth_on_grid  # noqa: E402
 from mobcg import aggregate, cg, datasets, ibi  # noqa: E402
 
 T = 298.15
 DR = 0.1
-
-
-def first_below(res, P_target, p_tol, level=0.01):
-    return next((it.index for it in res.iterations
-                 if it.deviation < level and abs(it.pressure - P_target) < p_tol), None)
 
 
 def main():
@@ -86,7 +81,8 @@ def main():
                            equilibrate_ps=10.0, production_ps=args.iteration_ps, frame_ps=0.5, timestep_fs=5.0)
             res = cg.iterate(r, g, positions, box, T, section, work / name / start, args.r_cut, P_target=P,
                              np=args.np, job_id=name, progress=None, U_start=U0, start=start)
-            hit = first_below(res, P, args.p_tol)
+            hit = first_below([it.deviation for it in res.iterations], [it.pressure for it in res.iterations],
+                              P, 0.01, args.p_tol)
             n = (hit + 1) if hit is not None else None
             totals[start] += n if n is not None else args.iterations + 1  # a miss counts as one more than run
             print(f"  from {start:5s}: " + ", ".join(f"{100 * it.deviation:.2f}% ({it.pressure:.0f} atm)"

@@ -35,9 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg.lammps import trajectory  # noqa: E402
 
 
+def timestep(text: str) -> float:
+    """The time step (fs) of a rendered LAMMPS input."""
+    return float(re.search(r"^timestep\s+(\S+)", text, re.M).group(1))
+
+
 def render(job: Path, runs: Path, replicas: int, ps: float, minutes: float) -> None:
     text = (job / "sample_aa.0.in").read_text()
-    dt = float(re.search(r"^timestep\s+(\S+)", text, re.M).group(1))
+    dt = timestep(text)
     steps = int(round(ps * 1000 / dt))
     for k in range(replicas):
         rep = runs / f"rep{k}"
@@ -59,7 +64,7 @@ def render(job: Path, runs: Path, replicas: int, ps: float, minutes: float) -> N
 
 def combine(job: Path, runs: Path, out: Path, discard_ps: float) -> None:
     t, pos, boxes = trajectory.read_gsd(job / "aa_com.gsd")
-    dt = float(re.search(r"^timestep\s+(\S+)", (job / "sample_aa.0.in").read_text(), re.M).group(1))
+    dt = timestep((job / "sample_aa.0.in").read_text())
     step0 = np.rint(t / dt).astype(int)
     frame = int(step0[1] - step0[0])
     all_steps, all_com, by_step = list(step0), list(pos), {int(s): b for s, b in zip(step0, boxes)}
