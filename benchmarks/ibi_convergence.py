@@ -20,6 +20,7 @@ time spent outside LAMMPS (1 - t(lammps.run) / t(IBI)) measured in the same run.
 
     python benchmarks/ibi_convergence.py [--target known|reference] [--job PATH] [--beads 2197]
         [--target-ps 2000] [--iteration-ps 200] [--iterations 8] [--methods ibi,imc] [--np 2]
+        [--reg R] [--max-step S] [--seed-tag TAG]
 
 Units: r Å, U kcal/mol, P atm, T 298.15 K.
 """
@@ -129,6 +130,8 @@ def main():
     ap.add_argument("--reg", type=float, default=None, help="Newton regularisation (default: the ibi module's)")
     ap.add_argument("--max-step", type=float, default=None, help="Newton trust region, kT (default: the ibi module's)")
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--seed-tag", default="",
+                    help="another set of CG seeds (every method still shares it): repeats measure the scatter")
     args = ap.parse_args()
     if args.target == "reference" and not args.job:
         ap.error("--target reference needs --job")
@@ -153,7 +156,7 @@ def main():
         with lammps_time() as inside:
             t0 = time.perf_counter()
             res = cg.iterate(r, g_target, positions, box, T, section, work / method, args.r_cut, P_target=P_target,
-                             np=args.np, job_id="bench", progress=None, target_noise=noise)
+                             np=args.np, job_id=f"bench{args.seed_tag}", progress=None, target_noise=noise)
             wall = time.perf_counter() - t0
         devs = [it.deviation for it in res.iterations]
         ps = [it.pressure for it in res.iterations]
