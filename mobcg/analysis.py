@@ -241,9 +241,12 @@ def density_settled(times_ps: np.ndarray, density_: np.ndarray, tol: float = 0.0
     centres = np.array([t[p].mean() for p in parts])
     mean = float(means.mean())
     error = float(means.std(ddof=1) / np.sqrt(blocks) / mean)
-    fit = stats.linregress(centres, means)
     span = t[-1] - t[0]
-    drift, drift_err = fit.slope * span / mean, fit.stderr * span / mean
+    if np.ptp(means) == 0:  # a flat series has no drift (linregress would give a NaN error)
+        drift, drift_err = 0.0, 0.0
+    else:
+        fit = stats.linregress(centres, means)
+        drift, drift_err = fit.slope * span / mean, fit.stderr * span / mean
     ok = error <= tol and abs(drift) <= max(2 * drift_err, 2 * tol)
     return Settled(bool(ok), mean, tuple(float(m) for m in means), error, float(drift), float(drift_err),
                    (float(t[0]), float(t[-1])))

@@ -219,6 +219,15 @@ def test_density_settled_on_a_flat_series():
     assert s.drift == pytest.approx(-2e-6 * 39 / 0.7, rel=1e-6)  # slope Σ(c - c̄)(m - m̄) / Σ(c - c̄)²
 
 
+def test_density_settled_on_a_constant_series():
+    # every block mean equal: no drift, no error, settled (linregress alone gives a NaN drift error,
+    # which read as "not settled")
+    s = analysis.density_settled(np.arange(80.0), np.full(80, 0.7))
+    assert s.settled
+    assert (s.drift, s.drift_err, s.error) == (0.0, 0.0, 0.0)
+    assert s.mean == pytest.approx(0.7, rel=1e-12)
+
+
 def test_density_settled_on_a_ramp_reports_its_drift():
     t = np.arange(80.0)
     x = 0.7 + 0.001 * t
