@@ -20,7 +20,7 @@ time spent outside LAMMPS (1 - t(lammps.run) / t(IBI)) measured in the same run.
 
     python benchmarks/ibi_convergence.py [--target known|reference] [--job PATH] [--beads 2197]
         [--target-ps 2000] [--iteration-ps 200] [--iterations 8] [--methods ibi,imc] [--np 2]
-        [--reg R] [--max-step S] [--seed-tag TAG]
+        [--reg R] [--reg-near R] [--reg-switch F] [--max-step S] [--seed-tag TAG]
 
 Units: r Å, U kcal/mol, P atm, T 298.15 K.
 """
@@ -128,6 +128,9 @@ def main():
     ap.add_argument("--p-tol", type=float, default=50.0, help="atm; 0: structure only, no pressure correction")
     ap.add_argument("--np", type=int, default=2)
     ap.add_argument("--reg", type=float, default=None, help="Newton regularisation (default: the ibi module's)")
+    ap.add_argument("--reg-near", type=float, default=None,
+                    help="Newton regularisation once the deviation is below --reg-switch (default: --reg throughout)")
+    ap.add_argument("--reg-switch", type=float, default=None, help="fraction (default: the ibi module's, 0.05)")
     ap.add_argument("--max-step", type=float, default=None, help="Newton trust region, kT (default: the ibi module's)")
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--seed-tag", default="",
@@ -150,6 +153,8 @@ def main():
     for method in args.methods.split(","):
         section = dict(method=method, **({} if args.reg is None else {"reg": args.reg}),
                        **({} if args.max_step is None else {"max_step": args.max_step}),
+                       **({} if args.reg_near is None else {"reg_near": args.reg_near}),
+                       **({} if args.reg_switch is None else {"reg_switch": args.reg_switch}),
                        max_iterations=args.iterations, tol=1e-9, p_tol=p_tol, lam=1.0,
                        equilibrate_ps=10.0, production_ps=args.iteration_ps, frame_ps=0.5, timestep_fs=5.0)
         section["stop_within_noise"] = False  # the same number of iterations for every method

@@ -262,7 +262,9 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        U_start=U_start, start=start, target_noise=target_noise,
                        stop_within_noise=bool(section.get("stop_within_noise", True)),
                        stall_iterations=int(section.get("stall_iterations", 0)),
-                       stall_gain=float(section.get("stall_gain", 0.05)))
+                       stall_gain=float(section.get("stall_gain", 0.05)),
+                       reg_near=None if section.get("reg_near") is None else float(section["reg_near"]),
+                       reg_switch=float(section.get("reg_switch", 0.05)))
 
 
 def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None,

@@ -527,7 +527,8 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             tail_width: Optional[float] = None, U_start=None, start: str = "pmf",
             method: str = "ibi", density: Optional[float] = None, reg: float = 0.05,
             max_step: float = 2.0, target_noise: Optional[float] = None, stop_within_noise: bool = True,
-            stall_iterations: int = 0, stall_gain: float = 0.05,
+            stall_iterations: int = 0, stall_gain: float = 0.05, reg_near: Optional[float] = None,
+            reg_switch: float = 0.05,
             progress: Optional[Callable[[str], None]] = print) -> IBIResult:
     """Run (or resume) IBI until converged or ``max_iterations`` simulations exist in total.
 
@@ -548,7 +549,10 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     ``method``: "ibi" (the update above, VOTCA's simple pressure ramp) or "imc" (Gauss–Newton steps,
     :func:`newton_update`, with the pressure target as a constraint of the step; ``simulate`` returns
     a :class:`Sample` with the run's dg/dU, see :func:`imc_jacobian`; needs the bead number
-    ``density``, 1/Å³). ``U_start`` replaces the PMF start; ``start`` names where it came
+    ``density``, 1/Å³). ``reg`` regularises the Newton step; ``reg_near`` (None: ``reg`` throughout)
+    replaces it once an iteration's deviation is below ``reg_switch``: far from the target the
+    linear response is poor and a damped step is safer, near it the damping only slows convergence
+    (benchmarks/README.md). ``U_start`` replaces the PMF start; ``start`` names where it came
     from (recorded in ibi.json). ``tail_width`` (Å) over which updates fade before r_cut:
     default three bins, so g up to the cut-off steers U.
 
@@ -572,6 +576,7 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     params = dict(T=T, P_target=P_target, r_cut=r_cut, tol=tol, p_tol=p_tol, lam=lam,
                   max_iterations=max_iterations, pressure_every=pressure_every, method=method,
                   density=density, reg=reg if method != "ibi" else None, tail_width=tail_width,
+                  reg_near=reg_near if method != "ibi" else None, reg_switch=reg_switch,
                   stall_iterations=stall_iterations, stall_gain=stall_gain)
     if state.iterations:  # a resumed run keeps the start it was begun with
         try:
@@ -618,7 +623,8 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             if method != "ibi":
                 U_next = newton_update(U, g, g_target, T, r, density, r_cut,
                                        P=P if correct_p else None, P_target=P_target if correct_p else None,
-                                       lam=lam, g_min=g_min, reg=reg, max_step=max_step,
+                                       lam=lam, g_min=g_min, max_step=max_step,
+                                       reg=reg if reg_near is None or dev >= reg_switch else reg_near,
                                        tail_width=tail_width, jacobian=jac)
             else:
                 U_next = update(U, g, g_target, T, lam, r=r, r_cut=r_cut, g_min=g_min,

@@ -7,6 +7,7 @@ RDF; IBI through cg.simulate must recover structure and potential.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -141,6 +142,29 @@ def test_the_presets_trust_region_bounds_the_newton_step(reference, tmp_path):
         steps[max_step] = np.max(np.abs(it.U_next - it.U)[sampled]) / kT
     assert steps[0.1] <= 0.1 + 1e-6
     assert steps[3.0] > 0.3
+
+
+def test_the_presets_near_target_regularisation_reaches_the_newton_step(reference, tmp_path):
+    """ibi.reg_near/reg_switch from the preset section: with the switch above the PMF's deviation the
+    first Newton step is the one reg_near alone gives (same seeds, same run), with the switch below it
+    it is reg's; ibi.json records the three."""
+    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
+
+    def first_step(name, **reg):
+        section = dict(RUN, method="imc", max_iterations=1, tol=1e-9, p_tol=None, lam=1.0, equilibrate_ps=2.0,
+                       production_ps=40.0, max_step=50.0, **reg)
+        it = cg.iterate(r, g_target, reference.positions[-1] % L, [L] * 3, T, section, tmp_path / name, R_CUT,
+                        progress=None).iterations[0]
+        return it.U_next
+
+    near = first_step("near", reg=0.5, reg_near=0.02, reg_switch=1.0)
+    far = first_step("far", reg=0.5, reg_near=0.02, reg_switch=1e-6)
+    alone = first_step("alone", reg=0.02)
+    assert np.allclose(near, alone, rtol=0, atol=1e-9)
+    assert np.abs(near - far).max() > 0.01  # kcal/mol: the two regularisations differ
+    params = json.loads((tmp_path / "near" / ibi.SUMMARY_NAME).read_text())["parameters"]
+    assert (params["reg"], params["reg_near"], params["reg_switch"]) == (0.5, 0.02, 1.0)
 
 
 def test_potential_table_is_simulation_ready():

@@ -192,3 +192,30 @@ def test_target_noise_normalises_each_half_by_its_own_volumes():
     r, g, noise = cg.target_rdf(pos, boxes, 9.0, 9)
     assert np.allclose(g, analysis.rdf(pos, boxes, 9.0, 9)[1])
     assert noise < 0.02  # sampling only; counting the density change would give ≈ 0.04
+
+
+def test_newton_regularisation_relaxes_once_the_rdf_is_near_its_target(tmp_path):
+    """reg damps the steps taken far from the target; from the first iteration whose deviation is below
+    reg_switch on, the step is regularised with reg_near instead (each step checked against
+    newton_update with the expected reg, and the two regs give different steps)."""
+    U_true = ibi.extend_core(R, soft(R), int(np.flatnonzero(np.exp(-soft(R) / KT) > ibi.G_MIN)[0]), T)
+    g_target = np.exp(-U_true / KT)
+    bump = 0.6 * KT * np.exp(-((R - 7.0) / 0.8) ** 2) * (R < RC)
+
+    def sim(U, k, workdir):
+        g = np.exp(-U / KT)
+        return ibi.Sample(g, None, np.diag(-g / KT), None)
+
+    res = ibi.run_ibi(R, g_target, None, T, sim, tmp_path, RC, p_tol=None, max_iterations=4, tol=1e-6,
+                      method="imc", density=0.0038, reg=0.1, reg_near=0.02, reg_switch=0.05,
+                      U_start=U_true + bump, progress=None)
+    devs = [it.deviation for it in res.iterations]
+    assert devs[0] > 0.05 > devs[1]  # the first step is taken far from the target, the next near it
+    used = []
+    for it in res.iterations:
+        step = {reg: ibi.newton_update(it.U, it.g, g_target, T, R, 0.0038, RC, reg=reg, max_step=2.0,
+                                       tail_width=3 * DR, jacobian=np.diag(-it.g / KT)) for reg in (0.1, 0.02)}
+        assert np.abs(step[0.1] - step[0.02]).max() > 0.01 * np.abs(step[0.02] - it.U).max()
+        used.append(next(reg for reg, U in step.items() if np.allclose(U, it.U_next, rtol=0, atol=1e-12)))
+    assert used == [0.1, 0.02, 0.02, 0.02]
+    assert json.loads((tmp_path / ibi.SUMMARY_NAME).read_text())["parameters"]["reg_near"] == 0.02
