@@ -36,8 +36,9 @@ PRESETS: dict[str, dict] = {
         "ibi": {"method": "imc", "max_iterations": 10, "tol": 0.01, "p_tol": 200.0, "lam": 1.0,
                 "r_cut": 11.0, "rdf_dr": 0.1, "equilibrate_ps": 5.0, "production_ps": 60.0,
                 "frame_ps": 0.5, "timestep_fs": 5.0, "np": 1, "stall_iterations": 4, "stall_gain": 0.05},
+        # potential_error: two more CG runs with the potential moved by the target's noise (cg.potential_error)
         "cg": {"equilibrate_ps": 20.0, "production_ps": 200.0, "production_max_ps": 800.0, "frame_ps": 1.0,
-               "timestep_fs": 5.0, "np": 1},
+               "timestep_fs": 5.0, "np": 1, "potential_error": True},
         "walltime_h": 0.5,
     },
     # For the test-suite only: seconds per stage, numbers meaningless (tolerances wide open).
@@ -78,7 +79,7 @@ PRESETS: dict[str, dict] = {
                 # iteration 3 in 5 of 6 seeded runs, potential rms error halved (benchmarks/README.md)
                 "reg": 0.05, "reg_near": 0.02, "reg_switch": 0.05},
         "cg": {"equilibrate_ps": 50.0, "production_ps": 1000.0, "production_max_ps": 4000.0, "frame_ps": 1.0,
-               "timestep_fs": 5.0, "np": 2},
+               "timestep_fs": 5.0, "np": 2, "potential_error": True},
         "walltime_h": 6.0,
     },
     "paper": {
@@ -93,7 +94,7 @@ PRESETS: dict[str, dict] = {
                 "timestep_fs": 5.0, "np": 4, "stall_iterations": 4, "stall_gain": 0.05,
                 "reg": 0.05, "reg_near": 0.02, "reg_switch": 0.05},  # as small
         "cg": {"equilibrate_ps": 200.0, "production_ps": 5000.0, "production_max_ps": 20000.0, "frame_ps": 2.0,
-               "timestep_fs": 5.0, "np": 4},
+               "timestep_fs": 5.0, "np": 4, "potential_error": True},
         "walltime_h": 24.0,
     },
 }

@@ -226,7 +226,18 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
 
     cg.sample(job)
     assert job.isfile(cg.TRAJECTORY)
+    # the potential's share of D_CG's error: two runs with the potential moved by ∓/± the target's noise,
+    # as long as the production (same frames)
+    d_minus, d_plus = job.doc["D_CG_perturbed"]
+    for name in ("cg_run_minus", "cg_run_plus"):
+        assert len(np.loadtxt(job.fn(f"{name}/{cg.RUN_NAME}.0.box"), ndmin=2)) == len(np.loadtxt(
+            job.fn(f"cg_run/{cg.RUN_NAME}.0.box"), ndmin=2))
     cg.analyze(job)
+    assert job.doc["D_CG_err_potential"] == pytest.approx(abs(d_plus - d_minus) / 2, rel=1e-12)
+    assert job.doc["D_CG_err_potential"] > 0
+    assert job.doc["D_CG_err"] == pytest.approx(np.hypot(job.doc["D_CG_err_sampling"],
+                                                         job.doc["D_CG_err_potential"]), rel=1e-12)
+    assert job.doc["D_CG_err_sampling"] == pytest.approx(np.std(job.doc["D_CG_axes"], ddof=1) / np.sqrt(3))
     assert job.doc["D_CG"] > 0 and 0 < job.doc["D_CG_err"] < job.doc["D_CG"]
     assert job.doc["alpha"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
     assert np.isfinite(job.doc["alpha_err"]) and 0 <= job.doc["cg_rdf_deviation"] < 0.5
