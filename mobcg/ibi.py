@@ -576,7 +576,8 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     params = dict(T=T, P_target=P_target, r_cut=r_cut, tol=tol, p_tol=p_tol, lam=lam,
                   max_iterations=max_iterations, pressure_every=pressure_every, method=method,
                   density=density, reg=reg if method != "ibi" else None, tail_width=tail_width,
-                  reg_near=reg_near if method != "ibi" else None, reg_switch=reg_switch,
+                  reg_near=reg_near if method != "ibi" else None,
+                  reg_switch=reg_switch if method != "ibi" else None,
                   stall_iterations=stall_iterations, stall_gain=stall_gain)
     if state.iterations:  # a resumed run keeps the start it was begun with
         try:

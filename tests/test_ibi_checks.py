@@ -408,7 +408,7 @@ def test_run_ibi_records_its_parameters_and_progress(tmp_path):
     assert doc["parameters"] == {"T": 300.0, "P_target": 300.0, "r_cut": 9.0, "tol": 1e-9, "p_tol": 5000.0,
                                  "lam": 0.5, "max_iterations": 2, "pressure_every": 2, "method": "ibi",
                                  "density": None, "reg": None, "tail_width": 0.75, "stall_iterations": 0,
-                                 "stall_gain": 0.05}
+                                 "stall_gain": 0.05, "reg_near": None, "reg_switch": None}
     assert doc["status"] == "max_iterations" and doc["start"] == "pmf" and doc["method"] == "ibi"
     assert doc["final_iteration"] == res.iteration == res.best_iteration
     assert doc["best_iteration"] == int(np.argmin([it.deviation for it in res.iterations]))
