@@ -254,6 +254,10 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     # iteration's record, `report`) is done by a helper thread while the next run works: it was a third
     # of an iteration's time outside LAMMPS on a busy disk. All of it is done when iterate returns.
     background = files.Background()
+    # numpy's work on one BLAS thread from the first run's results on (one_blas_thread); finding the
+    # BLAS library (10 ms) is done by the helper thread while that run works
+    background.submit(_blas)
+    one_thread, limited = contextlib.ExitStack(), []
 
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
@@ -263,6 +267,8 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
                        seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None,
                        rdf=(r_max, bins), positions_out=False,
                        discard=lambda paths: background.submit(unlink_all, paths))
+        if not limited:
+            limited.append(one_thread.enter_context(one_blas_thread()))
         _, g, counts, norms = run.rdf
         if report is not None:
             background.submit(report, k, ibi.deviation(r, g, g_target), run.pressure)
@@ -271,7 +277,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
-    with background, one_blas_thread():
+    with background, one_thread:
         return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
                            max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
                            p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),

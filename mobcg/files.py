@@ -55,7 +55,8 @@ def atomic_path(path: str | os.PathLike, durable: bool = True):
     `durable` False skips the fsync: for inputs that every (re)run writes anew (LAMMPS inputs, CG
     tables and data), where a crash can lose nothing and the fsync was the IBI loop's largest cost."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # (a stat: mkdir of an existing folder waited for its lock)
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -279,21 +279,34 @@ def test_ibi_numpy_work_runs_on_one_blas_thread(monkeypatch):
     sleeping second thread cost 8-16 ms per np.cov on a busy machine."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
 
-    def blas_threads():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    def blas_threads():  # numpy's BLAS (the one np.cov and the Newton step use)
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]]
 
     before = blas_threads()
+    if not before:
+        pytest.skip("numpy's BLAS is not one threadpoolctl can limit")
+    r = (np.arange(40) + 0.5) * 0.2
+    counts = np.random.default_rng(2).poisson(5.0, (10, 40)).astype(float)
+    norms = np.full((10, 40), 5.0)
+
+    def simulate(*args, **kwargs):  # a CG run's histograms, without LAMMPS
+        return cg.CGRun(None, None, None, 1.0, 0.1, None, None, (r, counts.sum(0) / norms.sum(0), counts, norms))
+
     seen = []
 
-    def run_ibi(*args, **kwargs):
-        seen.append(blas_threads())
-        return "result"
+    def run_ibi(r_, g_target, P, T_, sim, directory, *args, **kwargs):
+        seen.append(blas_threads())  # before the first run: as outside
+        sample = sim(np.zeros_like(r), 0, directory)
+        seen.append(blas_threads())  # from the first run's results on: one thread
+        return sample
 
+    monkeypatch.setattr(cg, "simulate", simulate)
     monkeypatch.setattr(ibi, "run_ibi", run_ibi)
-    r = (np.arange(40) + 0.5) * 0.2
-    assert cg.iterate(r, np.ones_like(r), np.zeros((2, 3)), [20.0] * 3, T, dict(RUN, max_iterations=1, tol=0.01),
-                      "unused", r_cut=7.0) == "result"
-    assert seen and all(n == 1 for n in seen[0]) and blas_threads() == before
+    sample = cg.iterate(r, np.ones_like(r), np.zeros((2, 3)), [20.0] * 3, T,
+                        dict(RUN, max_iterations=1, tol=0.01, method="imc"), "unused", r_cut=7.0)
+    assert sample.jacobian.shape == (40, 40)
+    assert before and seen[0] == before and seen[1] == [1] * len(before) and blas_threads() == before
 
 
 def test_a_stale_ibi_input_is_not_used(reference, tmp_path, monkeypatch):
