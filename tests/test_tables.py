@@ -385,3 +385,27 @@ def test_fast_row_formatting_writes_the_same_text_as_per_value_formatting(tmp_pa
         write_xvg(tmp_path / "t.xvg", t, columns=columns)
         body = [l for l in (tmp_path / "t.xvg").read_text().splitlines() if l[0] not in "#@"]
         assert body == [row.format(g(a), g(b), g(c)) for a, b, c in zip(x, V, mdV)]
+
+
+def test_export_all_writes_its_three_files_durably_and_reports_a_failed_one(tmp_path, monkeypatch):
+    """export_all writes the three at once (their fsyncs overlap); each is still fsynced before it is
+    renamed into place, and a writer's error is export_all's."""
+    import os
+
+    from mobcg import tables
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    r = np.linspace(2.0, 12.0, 50)
+    t = Table.from_potential(r, (r - 12.0) ** 2)
+    paths = export_all(t, tmp_path, "lj")
+    assert sorted(Path(p).name.split(".")[1] + "." + Path(p).name.split(".")[2] for p in synced) == \
+        ["lj.csv", "lj.table", "lj.xvg"]
+    assert np.allclose(read_lammps(paths["lammps"]).U, t.U, rtol=1e-13) and not list(tmp_path.glob(".*.tmp"))
+
+    def broken(path, table, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(tables, "write_xvg", broken)
+    with pytest.raises(OSError, match="No space left"):
+        export_all(t, tmp_path / "again", "lj")
