@@ -225,7 +225,7 @@ def _sampling_noise(r, counts, norms) -> float:
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
             P_target: float | None = None, mass: float = TMP_MASS, np: int = 1, job_id: str = "?",
             report=None, progress=print, U_start=None, start: str = "pmf",
-            target_noise: float | None = None) -> ibi.IBIResult:
+            target_noise: float | None = None, background: files.Background | None = None) -> ibi.IBIResult:
     """IBI towards g_target (on the grid r, bin centres of analysis.rdf from 0 to r[-1] + dr/2)
     with CG runs of `positions` in `box` (preset "ibi" section: method "ibi" or "imc",
     max_iterations, tol, p_tol, lam, reg, run lengths). Resumable: state in `directory`.
@@ -234,7 +234,8 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     section p_tol None: structure only. `U_start` (kcal/mol on r) replaces the PMF start; `start`
     says where it came from. `target_noise`: the deviation g_target's own sampling noise explains
     (see target_rdf); with it, an iteration whose deviation is within the combined noise of target
-    and run counts as converged."""
+    and run counts as converged. `background`: the helper thread for the file work (see below) of a
+    caller that waits for it itself (then done once it has), else iterate's own."""
     r = np_asarray(r)
     dr = r[1] - r[0]
     r_max, bins = r[-1] + dr / 2, len(r)
@@ -253,7 +254,8 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     # file work a run does not wait for (deleting its restarts and raw histograms, writing the
     # iteration's record, `report`) is done by a helper thread while the next run works: it was a third
     # of an iteration's time outside LAMMPS on a busy disk. All of it is done when iterate returns.
-    background = files.Background()
+    own = background is None
+    background = files.Background() if own else background
     # numpy's work on one BLAS thread from the first run's results on (one_blas_thread); finding the
     # BLAS library (10 ms) is done by the helper thread while that run works
     background.submit(_blas)
@@ -277,7 +279,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
-    with background, one_thread:
+    with background if own else contextlib.nullcontext(), one_thread:
         return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
                            max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
                            p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
@@ -407,11 +409,25 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     Target, start and bead mass come from ibi_input.npz (the AA analysis') when current, else from
     aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
+    with files.Background() as background:  # IBI's file work off the critical path (iterate)
+        result, r_cut = _run_ibi(job, np, progress, models, background)
+    # every record on disk; then the done marker
+    job.doc.update({"ibi_start": result.start,  # a resumed run keeps the start it began with
+                    "ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
+                    "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
+                    "ibi_deviation": float(result.deviation), "ibi_method": result.method,
+                    "ibi_noise": _finite(result.iterations[result.iteration].noise),
+                    "ibi_stopped": result.stopped})
+    job.doc["ibi_converged"] = bool(result.converged)
+    return result
+
+
+def _run_ibi(job, np, progress, models, background):
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
     inp = cached_ibi_input(job, sec) or ibi_input(job, sec)
     positions, box, r, g_target, target_noise = inp.positions, inp.box, inp.r, inp.g, inp.noise
-    job.doc["ibi_target_noise"] = target_noise
+    background.submit(job.doc.__setitem__, "ibi_target_noise", target_noise)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
     # a record of the target, written anew by every (re)run: no fsync
@@ -429,17 +445,10 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
                      P_target=float(job.sp.get("pressure", 1.0)), mass=inp.mass, np=np,
                      job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
-                     target_noise=target_noise)
+                     target_noise=target_noise, background=background)
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
-    tables.export_all(final, job.path, POTENTIAL)
-    job.doc.update({"ibi_start": result.start,  # a resumed run keeps the start it began with
-                    "ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
-                    "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
-                    "ibi_deviation": float(result.deviation), "ibi_method": result.method,
-                    "ibi_noise": _finite(result.iterations[result.iteration].noise),
-                    "ibi_stopped": result.stopped})
-    job.doc["ibi_converged"] = bool(result.converged)
-    return result
+    tables.export_all(final, job.path, POTENTIAL)  # while the helper writes the last record
+    return result, r_cut
 
 
 def _finite(x) -> float | None:

@@ -563,8 +563,9 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     from (recorded in ibi.json). ``tail_width`` (Å) over which updates fade before r_cut:
     default three bins, so g up to the cut-off steers U.
 
-    ``background``: each iteration's record (its file and ibi.json) is written by this helper thread
-    while the next simulation runs, in order; all of it is on disk when run_ibi returns or raises.
+    ``background``: each iteration's record (its file and ibi.json, the last summary too) is written by
+    this helper thread while the next simulation runs, in order; it is all on disk when run_ibi raises,
+    and once the caller waits for `background` (files.Background.wait) after it returns.
 
     Returns :class:`IBIResult`. If not converged, the final potential is the *best*
     iteration's (lowest deviation, preferring those within p_tol), not the last one: a
@@ -677,14 +678,12 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             pass
         raise
 
-    if background is not None:
-        background.wait()  # every iteration file on disk before the final summary
     if not state.iterations:
         raise ValueError("max_iterations must be at least 1")
     best = _best(state.iterations, P_target, p_tol)
     final = state.iterations[-1] if converged else best
     stopped = "converged" if converged else "stalled" if stalled else "max_iterations"
-    state.write_summary(status=stopped,
+    state.write_summary(status=stopped, background=background,  # (after every iteration file)
                         parameters=params, start=start, method=method, final_iteration=final.index,
                         best_iteration=best.index)
     say(f"IBI: {'converged' if converged else 'not converged'}"

@@ -336,7 +336,8 @@ def test_pressure_correction_lowers_too_high_pressure(tmp_path):
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
 def test_records_written_in_the_background_are_on_disk_when_run_ibi_returns_or_raises(tmp_path, exc, monkeypatch):
     """With a files.Background the iteration files and ibi.json are written by its thread, each after the
-    one before: run_ibi returns (or raises) only when they are on disk, the same as without it."""
+    one before: on disk, the same as without it, when run_ibi raises, or once the caller has waited for
+    the thread after it returned (the last summary after every iteration file)."""
     from mobcg import files
 
     gt = mean_field_g(U_STAR)
@@ -354,6 +355,7 @@ def test_records_written_in_the_background_are_on_disk_when_run_ibi_returns_or_r
     with files.Background() as background:
         res = ibi.run_ibi(R, gt, None, T, lambda U, k, w: (mean_field_g(U), None), tmp_path / "bg", RC,
                           background=background, **kw)
+        background.wait()
         assert order == [0, 1, 2, 3] and [it.index for it in ibi.load_history(tmp_path / "bg")] == [0, 1, 2, 3]
         summary = json.loads((tmp_path / "bg" / "ibi.json").read_text())
         assert summary["status"] == "max_iterations" and len(summary["iterations"]) == 4
