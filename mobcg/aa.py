@@ -226,7 +226,8 @@ def sample(job, np: int = 1, progress=print) -> None:
 
 
 def analyze(job) -> None:
-    """Density, COM RDF (the IBI target) and D_AA from the diffusive window; job.doc's D_AA marks it done."""
+    """Density, COM RDF and D_AA from the diffusive window, and IBI's input (cg.save_ibi_input: the
+    target on the IBI grid, the CG start, the bead mass); job.doc's D_AA marks it done."""
     preset = jobs.preset(job)
     molecule = build_molecule(jobs.molecule(job))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
@@ -240,6 +241,13 @@ def analyze(job) -> None:
     d = analysis.diffusion(t, msd)
     if not np.isfinite(d.D) or d.D <= 0:
         raise jobs.StageFailed(f"job {job.id}: no diffusion (D_AA = {d.D:.3g})")
+    # what IBI needs from these frames (target on its grid, CG start, bead mass), computed once here:
+    # run_ibi then neither reads the trajectory again nor computes the target (ibi_input.npz)
+    from . import cg
+    try:
+        cg.save_ibi_input(job, (t, pos, boxes))
+    except ValueError:  # a box too small for the IBI grid: run_ibi computes it and says why
+        pass
     job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "rdf_r_max": float(r_max),
                     "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,

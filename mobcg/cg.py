@@ -13,15 +13,17 @@ Units: LAMMPS real (Å, fs, kcal/mol, atm, K); D in 1e-9 m²/s.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import analysis, ibi, jobs, lammps, tables
+from . import analysis, files, ibi, jobs, lammps, tables
 from .lammps import data, trajectory
 
 # Files that mark each stage done (written last, atomically).
@@ -31,6 +33,9 @@ IBI_DIR = "ibi"
 TRAJECTORY = "cg_com.gsd"
 RDF = "rdf_cg.txt"
 MSD = "msd_cg.txt"
+AA_TRAJECTORY = "aa_com.gsd"  # the AA stage's (mobcg.aa.TRAJECTORY)
+IBI_INPUT = "ibi_input.npz"  # run_ibi's input, stored by the AA analysis (save_ibi_input)
+IBI_INPUT_VERSION = 1  # raise when IBIInput's content or its computation changes: older files are ignored
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
@@ -64,7 +69,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
              mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
              pressure: float | None = None, rdf: tuple[float, int] | None = None,
-             positions_out: bool = True) -> CGRun:
+             positions_out: bool = True, discard=None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
@@ -77,6 +82,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     `rdf` (r_max Å, bins): LAMMPS bins each frame's pairs (compute rdf) into cg_nvt.K.rdf, returned as
     CGRun.rdf; `positions_out` False: no position output (CGRun.positions None). IBI iterations
     need only the histograms, and this spares writing, parsing and re-binning every frame's positions.
+    `discard(paths)`: deletes the files the run no longer needs (its periodic restarts; with keep_raw
+    False its raw outputs), default at once; IBI passes one that deletes them while the next run works.
     """
     if not (positions_out or rdf or gsd_name):
         raise ValueError("simulate: nothing to record (positions_out False, no rdf, no gsd_name)")
@@ -119,10 +126,9 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
         press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
     except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
-    lammps.remove_restarts(workdir, RUN_NAME)  # a rerun after this starts a fresh segment
-    if not keep_raw:
-        for path in (p for files in outputs.values() for p in files):
-            path.unlink(missing_ok=True)
+    # a rerun after this starts a fresh segment
+    done = [*lammps.restart_files(workdir, RUN_NAME), *(() if keep_raw else (p for f in outputs.values() for p in f))]
+    (discard or unlink_all)(done)
     # the arrays read_gsd would give, without reading the GSD back (float64, not GSD's float32)
     times = (np_asarray(steps) - steps[0]) * dt
     boxes = np_asarray([by_step[int(s)][:3] for s in steps])
@@ -130,6 +136,11 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, len(positions)) if rdf else None
     return CGRun(times, np_asarray(frames["com"]) if "com" in frames else None, boxes, float(press.mean()),
                  _block_error(press), gsd, log, histograms)
+
+
+def unlink_all(paths) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
 
 
 def _common_frames(merged: dict) -> tuple[np.ndarray, dict]:
@@ -190,7 +201,7 @@ def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
     NPT box fluctuates by several % in volume, and a 6 % denser CG box kept the first RDF peak 10 %
     high however IBI changed the potential (and drove the CG pressure up).
     """
-    _, pos, boxes = frames if frames is not None else trajectory.read_gsd(job.fn("aa_com.gsd"))
+    _, pos, boxes = frames if frames is not None else trajectory.read_gsd(job.fn(AA_TRAJECTORY))
     scale = (np.prod(boxes, axis=1).mean() / np.prod(boxes[-1])) ** (1 / 3)
     box = boxes[-1] * scale
     return np.mod(pos[-1] * scale, box), box
@@ -214,15 +225,17 @@ def _sampling_noise(r, counts, norms) -> float:
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
             P_target: float | None = None, mass: float = TMP_MASS, np: int = 1, job_id: str = "?",
             report=None, progress=print, U_start=None, start: str = "pmf",
-            target_noise: float | None = None) -> ibi.IBIResult:
+            target_noise: float | None = None, background: files.Background | None = None) -> ibi.IBIResult:
     """IBI towards g_target (on the grid r, bin centres of analysis.rdf from 0 to r[-1] + dr/2)
     with CG runs of `positions` in `box` (preset "ibi" section: method "ibi" or "imc",
     max_iterations, tol, p_tol, lam, reg, run lengths). Resumable: state in `directory`.
-    `report(iteration, deviation, pressure)` is called after every simulation. P_target None or
+    `report(iteration, deviation, pressure)` is called after every simulation (by a helper thread, in
+    order; all calls are done when iterate returns). P_target None or
     section p_tol None: structure only. `U_start` (kcal/mol on r) replaces the PMF start; `start`
     says where it came from. `target_noise`: the deviation g_target's own sampling noise explains
     (see target_rdf); with it, an iteration whose deviation is within the combined noise of target
-    and run counts as converged."""
+    and run counts as converged. `background`: the helper thread for the file work (see below) of a
+    caller that waits for it itself (then done once it has), else iterate's own."""
     r = np_asarray(r)
     dr = r[1] - r[0]
     r_max, bins = r[-1] + dr / 2, len(r)
@@ -238,33 +251,65 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     p_tol = section.get("p_tol") if P_target is not None else None
     method = section.get("method", "ibi")
 
+    # file work a run does not wait for (deleting its restarts and raw histograms, writing the
+    # iteration's record, `report`) is done by a helper thread while the next run works: it was a third
+    # of an iteration's time outside LAMMPS on a busy disk. All of it is done when iterate returns.
+    own = background is None
+    background = files.Background() if own else background
+    # numpy's work on one BLAS thread from the first run's results on (one_blas_thread); finding the
+    # BLAS library (10 ms) is done by the helper thread while that run works
+    background.submit(_blas)
+    one_thread, limited = contextlib.ExitStack(), []
+
     def sim(U, k, workdir):
         table = potential_table(r, U, r_cut)
         # per-frame pair histograms, binned by LAMMPS: g, its noise (half against half) and, for IMC,
         # the run's response
         run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job_id,
                        seed=lammps.seed(f"{job_id}{k}"), mass=mass, keep_raw=False, gsd_name=None,
-                       rdf=(r_max, bins), positions_out=False)
+                       rdf=(r_max, bins), positions_out=False,
+                       discard=lambda paths: background.submit(unlink_all, paths))
+        if not limited:
+            limited.append(one_thread.enter_context(one_blas_thread()))
         _, g, counts, norms = run.rdf
         if report is not None:
-            report(k, ibi.deviation(r, g, g_target), run.pressure)
+            background.submit(report, k, ibi.deviation(r, g, g_target), run.pressure)
         return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norms.mean(0), T) if method == "imc" else None,
                           _sampling_noise(r, counts, norms))
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
-    return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
-                       max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
-                       p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
-                       pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
-                       method=method, density=density, reg=float(section.get("reg", 0.05)),
-                       max_step=float(section.get("max_step", 2.0)),
-                       U_start=U_start, start=start, target_noise=target_noise,
-                       stop_within_noise=bool(section.get("stop_within_noise", True)),
-                       stall_iterations=int(section.get("stall_iterations", 0)),
-                       stall_gain=float(section.get("stall_gain", 0.05)),
-                       reg_near=None if section.get("reg_near") is None else float(section["reg_near"]),
-                       reg_switch=float(section.get("reg_switch", 0.05)))
+    with background if own else contextlib.nullcontext(), one_thread:
+        return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
+                           max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
+                           p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
+                           pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
+                           method=method, density=density, reg=float(section.get("reg", 0.05)),
+                           max_step=float(section.get("max_step", 2.0)),
+                           U_start=U_start, start=start, target_noise=target_noise,
+                           stop_within_noise=bool(section.get("stop_within_noise", True)),
+                           stall_iterations=int(section.get("stall_iterations", 0)),
+                           stall_gain=float(section.get("stall_gain", 0.05)),
+                           reg_near=None if section.get("reg_near") is None else float(section["reg_near"]),
+                           reg_switch=float(section.get("reg_switch", 0.05)), background=background)
+
+
+@functools.lru_cache(maxsize=None)
+def _blas():
+    try:
+        import threadpoolctl
+        return threadpoolctl.ThreadpoolController().select(user_api="blas")
+    except Exception:  # (a scikit-learn dependency; without it BLAS keeps its threads)
+        return None
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS uses one thread. IBI's matrices are ~100 × 100 (the IMC
+    covariance, the Newton step): a second BLAS thread only adds the wait for it to wake, and after
+    each CG run it sleeps: on a busy machine np.cov of 120 × 111 took 8-16 ms so, 0.4 ms on one
+    thread, with bit-identical results (OpenBLAS splits the output between threads, not the sums)."""
+    blas = _blas()
+    return blas.limit(limits=1) if blas is not None and len(blas) else contextlib.nullcontext()
 
 
 def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None,
@@ -298,24 +343,97 @@ def as_start(r, grid, U, g_target, T: float, r_cut: float) -> np.ndarray:
     return (U - np.interp(r_cut, r, U)) * (r < r_cut)
 
 
+@dataclass
+class IBIInput:
+    """What run_ibi takes from the AA stage: the target on the IBI grid (bin centres r, g and the
+    deviation its sampling noise explains, target_rdf), the CG start (positions in [0, L) and box,
+    initial_configuration) and the bead mass (g/mol)."""
+    r: np.ndarray
+    g: np.ndarray
+    noise: float
+    positions: np.ndarray
+    box: np.ndarray
+    mass: float
+
+
+def ibi_input(job, section: dict | None = None, frames=None) -> IBIInput:
+    """IBIInput computed from the AA COM trajectory (`frames` as read_gsd, or aa_com.gsd read here) on
+    the IBI grid of the preset's "ibi" `section` (r_cut, rdf_dr)."""
+    sec = section if section is not None else jobs.preset(job)["ibi"]
+    frames = frames if frames is not None else trajectory.read_gsd(job.fn(AA_TRAJECTORY))
+    positions, box = initial_configuration(job, frames)
+    # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
+    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(frames[2].min()), *box])
+    r, g, noise = target_rdf(frames[1], frames[2], r_max, bins)
+    return IBIInput(r, g, noise, positions, box, bead_mass(job))
+
+
+def _ibi_input_key(job, section: dict) -> str:
+    """What a cached IBIInput depends on beyond the statepoint: the IBI grid (r_cut, rdf_dr) and the
+    AA trajectory it came from (size and mtime of aa_com.gsd; OSError when it is missing)."""
+    st = os.stat(job.fn(AA_TRAJECTORY))
+    return (f"v{IBI_INPUT_VERSION} r_cut={float(section['r_cut'])!r} rdf_dr={float(section.get('rdf_dr', 0.1))!r} "
+            f"{AA_TRAJECTORY}={st.st_size}:{st.st_mtime_ns}")
+
+
+def save_ibi_input(job, frames=None, section: dict | None = None) -> IBIInput:
+    """Compute the job's IBIInput once (the AA analysis, which has the frames in memory) and store it in
+    ibi_input.npz (atomically), keyed by _ibi_input_key, so run_ibi reads neither the trajectory nor
+    computes the target."""
+    sec = section if section is not None else jobs.preset(job)["ibi"]
+    key = _ibi_input_key(job, sec)
+    inp = ibi_input(job, sec, frames)
+    files.write_with(job.fn(IBI_INPUT), lambda fh: np.savez(
+        fh, key=np.array(key), r=inp.r, g=inp.g, noise=np.float64(inp.noise), positions=inp.positions,
+        box=inp.box, mass=np.float64(inp.mass)))
+    return inp
+
+
+def cached_ibi_input(job, section: dict | None = None) -> IBIInput | None:
+    """The stored IBIInput (save_ibi_input) if it is there and current (same IBI grid, same AA
+    trajectory), else None (jobs analysed before it existed, a changed preset, a new trajectory)."""
+    sec = section if section is not None else jobs.preset(job)["ibi"]
+    try:
+        with np.load(job.fn(IBI_INPUT), allow_pickle=False) as z:
+            if str(z["key"]) != _ibi_input_key(job, sec):
+                return None
+            return IBIInput(np.array(z["r"]), np.array(z["g"]), float(z["noise"]), np.array(z["positions"]),
+                            np.array(z["box"]), float(z["mass"]))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
 
     `models`: an analysis folder; when it holds a trained structure-preserving model, IBI starts from
     its prediction for this force field instead of the PMF (job.doc["ibi_start"] says which).
-    Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
+    Target, start and bead mass come from ibi_input.npz (the AA analysis') when current, else from
+    aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
+    with files.Background() as background:  # IBI's file work off the critical path (iterate)
+        result, r_cut = _run_ibi(job, np, progress, models, background)
+    # every record on disk; then the done marker
+    job.doc.update({"ibi_start": result.start,  # a resumed run keeps the start it began with
+                    "ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
+                    "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
+                    "ibi_deviation": float(result.deviation), "ibi_method": result.method,
+                    "ibi_noise": _finite(result.iterations[result.iteration].noise),
+                    "ibi_stopped": result.stopped})
+    job.doc["ibi_converged"] = bool(result.converged)
+    return result
+
+
+def _run_ibi(job, np, progress, models, background):
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
-    frames = trajectory.read_gsd(job.fn("aa_com.gsd"))  # read once: the start, the grid and the target
-    positions, box = initial_configuration(job, frames)
-    # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(frames[2].min()), *box])
-    r, g_target, target_noise = target_rdf(frames[1], frames[2], r_max, bins)
-    job.doc["ibi_target_noise"] = target_noise
+    inp = cached_ibi_input(job, sec) or ibi_input(job, sec)
+    positions, box, r, g_target, target_noise = inp.positions, inp.box, inp.r, inp.g, inp.noise
+    background.submit(job.doc.__setitem__, "ibi_target_noise", target_noise)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
-    jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target)
+    # a record of the target, written anew by every (re)run: no fsync
+    jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target, durable=False)
 
     def report(k, dev, pressure):
         job.doc.update({"ibi_iteration": int(k), "ibi_deviation_current": float(dev),
@@ -325,21 +443,14 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     say = (lambda line: progress(f"job {job.id}: {line}")) if progress else None
     U_start, start = start_potential(r, g_target, T, r_cut, models,
                                      jobs.forcefield(job) if models is not None else None, say,
-                                     jobs.molecule(job))
+                                     jobs.molecule(job) if models is not None else None)  # (rdkit)
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
-                     P_target=float(job.sp.get("pressure", 1.0)), mass=bead_mass(job), np=np,
+                     P_target=float(job.sp.get("pressure", 1.0)), mass=inp.mass, np=np,
                      job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
-                     target_noise=target_noise)
-    job.doc["ibi_start"] = result.start  # a resumed run keeps the start it began with
+                     target_noise=target_noise, background=background)
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
-    tables.export_all(final, job.path, POTENTIAL)
-    job.doc.update({"ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
-                    "ibi_pressure": float(result.pressure), "ibi_r_cut": r_cut,
-                    "ibi_deviation": float(result.deviation), "ibi_method": result.method,
-                    "ibi_noise": _finite(result.iterations[result.iteration].noise),
-                    "ibi_stopped": result.stopped})
-    job.doc["ibi_converged"] = bool(result.converged)
-    return result
+    tables.export_all(final, job.path, POTENTIAL)  # while the helper writes the last record
+    return result, r_cut
 
 
 def _finite(x) -> float | None:

@@ -55,7 +55,8 @@ def atomic_path(path: str | os.PathLike, durable: bool = True):
     `durable` False skips the fsync: for inputs that every (re)run writes anew (LAMMPS inputs, CG
     tables and data), where a crash can lose nothing and the fsync was the IBI loop's largest cost."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # (a stat: mkdir of an existing folder waited for its lock)
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -80,12 +81,68 @@ def write_json(path: str | os.PathLike, data) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_with(path: str | os.PathLike, writer, binary: bool = True) -> Path:
-    """Atomically write `path` with `writer(file_handle)` (binary by default, else UTF-8 text)."""
-    with atomic_path(path) as tmp:
+def write_with(path: str | os.PathLike, writer, binary: bool = True, durable: bool = True) -> Path:
+    """Atomically write `path` with `writer(file_handle)` (binary by default, else UTF-8 text);
+    `durable` False: no fsync (atomic_path)."""
+    with atomic_path(path, durable) as tmp:
         with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
             writer(fh)
     return Path(path)
+
+
+class Background:
+    """File work (writes, deletions) done in order by one helper thread while the caller goes on, e.g.
+    an IBI iteration's record while the next LAMMPS run works. `wait()` blocks until all submitted
+    work is done and raises the first error any of it met; leaving the `with` block waits too (and
+    raises such an error unless an exception is already leaving it). Work submitted later never
+    overtakes earlier work, and after a failure nothing more is done: what is on disk is always a
+    prefix of what was submitted."""
+
+    def __init__(self):
+        import concurrent.futures
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mobcg-files")
+        self._pending = []
+        self._failed = False
+
+    def _run(self, fn, args, kwargs):
+        if self._failed:  # (an earlier piece of work failed: this one would break the prefix)
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def submit(self, fn, *args, **kwargs) -> None:
+        finished = [f for f in self._pending if f.done()]
+        self._pending = [f for f in self._pending if not f.done()]
+        for future in finished:  # an error of earlier work surfaces here, not only at wait()
+            future.result()
+        if self._failed:
+            self.wait()
+            raise RuntimeError("earlier file work in the background failed; nothing more is done")
+        self._pending.append(self._pool.submit(self._run, fn, args, kwargs))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        error = None
+        for future in pending:
+            exc = future.exception()
+            error = error or exc
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> "Background":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if exc_type is None:
+                raise
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 # What an interrupted writer leaves behind: atomic_path's and ibi's ".NAME.XXXX.tmp", LAMMPS'

@@ -439,16 +439,23 @@ class IBIState:
     def load(cls, directory, repair: bool = True) -> "IBIState":
         return cls(directory, load_history(directory, repair=repair))
 
-    def append(self, it: IBIIteration) -> None:
-        """Persist ``it`` (atomically) and add it to the in-memory list."""
+    def append(self, it: IBIIteration, background: Optional[files.Background] = None) -> None:
+        """Persist ``it`` (atomically; by `background`'s thread when given) and add it to the in-memory list."""
         if it.index != len(self.iterations):
             raise ValueError(f"expected iteration {len(self.iterations)}, got {it.index}")
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_iteration(self.directory, it)
+        if background is None:
+            _write_iteration(self.directory, it)
+        else:
+            background.submit(_write_iteration, self.directory, it)
         self.iterations.append(it)
 
-    def write_summary(self, **info) -> Path:
-        """Atomically rewrite ``ibi.json``: per-iteration deviation/pressure + ``info``."""
+    def write_summary(self, durable: bool = True, background: Optional[files.Background] = None,
+                      **info) -> Path:
+        """Atomically rewrite ``ibi.json``: per-iteration deviation/pressure + ``info``. `durable` False:
+        no fsync (the summary after each iteration: the iteration files are the record a resume reads,
+        and the run's last summary is durable). `background`: written by its thread (after what was
+        submitted before), from the state now."""
         def num(x):
             return None if x is None or not math.isfinite(x) else float(x)
         doc = dict(info)
@@ -460,7 +467,10 @@ class IBIState:
             for it in self.iterations]
         path = self.directory / SUMMARY_NAME
         data = (json.dumps(doc, indent=2, default=str) + "\n").encode()
-        files.write_with(path, lambda fh: fh.write(data))
+        if background is None:
+            files.write_with(path, lambda fh: fh.write(data), durable=durable)
+        else:
+            background.submit(files.write_with, path, lambda fh: fh.write(data), durable=durable)
         return path
 
 
@@ -529,7 +539,8 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             max_step: float = 2.0, target_noise: Optional[float] = None, stop_within_noise: bool = True,
             stall_iterations: int = 0, stall_gain: float = 0.05, reg_near: Optional[float] = None,
             reg_switch: float = 0.05,
-            progress: Optional[Callable[[str], None]] = print) -> IBIResult:
+            progress: Optional[Callable[[str], None]] = print,
+            background: Optional[files.Background] = None) -> IBIResult:
     """Run (or resume) IBI until converged or ``max_iterations`` simulations exist in total.
 
     ``simulate(U, iteration, workdir) -> (g, P)`` (or a :class:`Sample`) runs CG MD with the tabulated pair
@@ -555,6 +566,10 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     (benchmarks/README.md). ``U_start`` replaces the PMF start; ``start`` names where it came
     from (recorded in ibi.json). ``tail_width`` (Å) over which updates fade before r_cut:
     default three bins, so g up to the cut-off steers U.
+
+    ``background``: each iteration's record (its file and ibi.json, the last summary too) is written by
+    this helper thread while the next simulation runs, in order; it is all on disk when run_ibi raises,
+    and once the caller waits for `background` (files.Background.wait) after it returns.
 
     Returns :class:`IBIResult`. If not converged, the final potential is the *best*
     iteration's (lowest deviation, preferring those within p_tol), not the last one: a
@@ -648,19 +663,22 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
             if target_noise is not None and out.noise is not None:
                 noise = math.hypot(float(target_noise), float(out.noise))
             it = IBIIteration(k, r.copy(), U.copy(), g, P, dev, U_next, A, noise)
-            state.append(it)
+            state.append(it, background)
             converged = _is_converged(it, tol, P_target, p_tol, stop_within_noise)
             stalled = not converged and _is_stalled(state.iterations, P_target, p_tol, stall_iterations, stall_gain)
-            state.write_summary(status="converged" if converged else "running",
-                                parameters=params, start=start, method=method)
+            state.write_summary(status="converged" if converged else "running", durable=False,
+                                background=background, parameters=params, start=start, method=method)
             say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
                 + f", P {P:.1f} atm"
                 + (f", pressure A {A:+.4f} kcal/mol" if A else "") + backtrack)
             U = U_next
             k += 1
     except BaseException as exc:
-        # Record why we stopped; finished iterations are already safely on disk.
+        # Record why we stopped; finished iterations are already safely on disk (once `background`
+        # has written them).
         try:
+            if background is not None:
+                background.wait()
             state.write_summary(status=f"interrupted: {type(exc).__name__}", parameters=params,
                                 start=start, method=method)
         except Exception:
@@ -672,7 +690,7 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     best = _best(state.iterations, P_target, p_tol)
     final = state.iterations[-1] if converged else best
     stopped = "converged" if converged else "stalled" if stalled else "max_iterations"
-    state.write_summary(status=stopped,
+    state.write_summary(status=stopped, background=background,  # (after every iteration file)
                         parameters=params, start=start, method=method, final_iteration=final.index,
                         best_iteration=best.index)
     say(f"IBI: {'converged' if converged else 'not converged'}"

@@ -230,9 +230,10 @@ def _mark_failed(job, stage: str, reason: str) -> None:
     print(f"job {job.id}: {stage} failed: {reason}", flush=True)
 
 
-def save_columns(path: str | os.PathLike, header: str, *columns) -> None:
-    """Write equal-length arrays as whitespace-separated columns (atomically)."""
-    with files.atomic_path(path) as tmp:
+def save_columns(path: str | os.PathLike, header: str, *columns, durable: bool = True) -> None:
+    """Write equal-length arrays as whitespace-separated columns (atomically; `durable` False: no
+    fsync, files.atomic_path)."""
+    with files.atomic_path(path, durable) as tmp:
         np.savetxt(tmp, np.column_stack(columns), header=header, fmt="%.8g")
 
 

@@ -96,3 +96,28 @@ def test_rdf_of_an_npt_trajectory_normalises_each_frame_by_its_own_volume(order)
     assert g[r > 5.0].mean() == pytest.approx((n - 1) / n, rel=0.003)
     _, g_f, counts, norms = analysis.rdf_frames(pos, boxes, 14.0, 28)
     np.testing.assert_allclose(norms[:per].sum(0) / norms[per:].sum(0), (order[1] / order[0]) ** 3, rtol=1e-12)
+
+
+def test_vector_file_read_in_one_parse_equals_the_line_by_line_reader(tmp_path, monkeypatch):
+    """LAMMPS' usual `fix ave/time mode vector` file (comments on top, whole frames, rows 1..n) is read in
+    one parse; the result is the line-by-line reader's, value for value. Anything else (a cut frame, a
+    comment inside, rows not numbered 1..n) goes the line-by-line way."""
+    rng = np.random.default_rng(5)
+    text = "# Time-averaged data for fix rdfout\n# TimeStep Number-of-rows\n# Row c_rdf[2] c_x\n"
+    for f in range(7):
+        text += f"{101 + 100 * f} 4\n" + "".join(f"{i + 1} {rng.random() * 3:.12g} {rng.normal():.12g}\n"
+                                                for i in range(4))
+    path = tmp_path / "run.rdf"
+    variants = {"whole": text, "cut": "".join(text.splitlines(keepends=True)[:-2]), "comment inside": text.replace("301 4\n", "# restart\n301 4\n"),
+                "rows renumbered": text.replace("\n2 ", "\n7 ", 1)}
+    expected_fast = {"whole": True, "cut": False, "comment inside": False, "rows renumbered": False}
+    for name, body in variants.items():
+        assert (trajectory._whole_frames(body) is not None) is expected_fast[name], name
+        path.write_text(body)
+        steps, rows = trajectory.read_vector_file(path)
+        with monkeypatch.context() as m:
+            m.setattr(trajectory, "_whole_frames", lambda text: None)
+            slow_steps, slow_rows = trajectory.read_vector_file(path)
+        assert steps.dtype == slow_steps.dtype and np.array_equal(steps, slow_steps), name
+        assert rows.shape == slow_rows.shape and np.array_equal(rows, slow_rows), name
+    assert steps.tolist() == [101 + 100 * f for f in range(7)] and rows.shape == (7, 4, 2)

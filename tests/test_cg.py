@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,6 +246,154 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     names = sorted(p.name for p in plots.job_figures(job))
     assert names == ["msd.png", "potential.png", "rdf.png"]
     assert all(job.isfile(n) for n in names)
+
+
+def _standin_aa_job(reference, tmp_path, monkeypatch, frames=400):
+    """A job whose AA stage is the reference run's first `frames` frames (aa_com.gsd), on a short preset
+    ("tiny", replaced for this test): IBI of one short iteration on a 0.2 Å grid to 11 Å."""
+    import gsd.hoomd
+    import signac
+
+    tiny = presets.get("demo")
+    tiny["analysis"] = {"rdf_bins": 60, "rdf_r_max": 12.0}
+    tiny["ibi"].update(max_iterations=1, rdf_dr=0.2, r_cut=11.0, equilibrate_ps=2.0, production_ps=10.0,
+                       timestep_fs=10.0, p_tol=None)
+    monkeypatch.setitem(presets.PRESETS, "tiny", tiny)
+    job = signac.init_project(str(tmp_path / "project")).open_job(
+        {"preset": "tiny", "temperature": T, "pressure": 1.0, "molecule": "2,3,4-trimethylpentane"}).init()
+    with gsd.hoomd.open(job.fn("aa_com.gsd"), "w") as traj:
+        for k in range(frames):
+            traj.append(trajectory.frame(reference.positions[k], reference.boxes[k], int(k * 50), 10.0))
+    return job, tiny
+
+
+def _assert_same_input(a, b):
+    for name in ("r", "g", "positions", "box"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert (a.noise, a.mass) == (b.noise, b.mass)
+
+
+def test_aa_analysis_stores_ibi_input_and_run_ibi_uses_it(reference, tmp_path, monkeypatch):
+    """aa.analyze stores what IBI needs (ibi_input.npz): exactly what run_ibi would compute from the
+    trajectory, and run_ibi then reads no trajectory, computes no target and imports no rdkit."""
+    import sys
+
+    from mobcg import aa, molecule
+
+    job, _ = _standin_aa_job(reference, tmp_path, monkeypatch)
+    aa.analyze(job)
+    assert job.isfile(cg.IBI_INPUT) and "D_AA" in job.doc
+    fresh = cg.ibi_input(job)  # computed from aa_com.gsd now
+    cached = cg.cached_ibi_input(job)
+    assert cached is not None
+    _assert_same_input(cached, fresh)
+    assert fresh.mass == molecule.molar_mass("2,3,4-trimethylpentane")
+    assert fresh.r[0] == pytest.approx(0.1) and fresh.r[1] - fresh.r[0] == pytest.approx(0.2)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("run_ibi recomputed what the AA analysis stored")
+
+    for module, name in ((trajectory, "read_gsd"), (analysis, "rdf_frames"), (molecule, "molar_mass"),
+                         (molecule, "_checked")):
+        monkeypatch.setattr(module, name, forbidden)
+    result = cg.run_ibi(job, progress=None)
+    assert len(result.iterations) == 1 and cg.ibi_done(job)
+    target = np.loadtxt(job.fn("ibi/target_rdf.txt"))
+    np.testing.assert_allclose(target[:, 0], fresh.r, rtol=1e-7)
+    np.testing.assert_allclose(target[:, 1], fresh.g, rtol=1e-7, atol=1e-12)
+    assert job.doc["ibi_target_noise"] == fresh.noise
+    data = Path(job.fn("ibi/iter_000/cg.data")).read_text()
+    assert f"1 {fresh.mass:.4f}" in data and f"0 {fresh.box[0]:.6f} xlo xhi" in data
+    # the run's restarts and raw histograms, deleted by iterate's helper thread, are gone when it returns
+    left = sorted(p.name for p in Path(job.fn("ibi/iter_000")).iterdir())
+    assert left == ["cg.data", "cg.table", "cg_nvt.0.box", "cg_nvt.0.in", "cg_nvt.0.log"], left
+
+
+def test_ibi_numpy_work_runs_on_one_blas_thread(monkeypatch):
+    """IBI's small matrices (IMC covariance, Newton step) on one BLAS thread, inside iterate only: a
+    sleeping second thread cost 8-16 ms per np.cov on a busy machine."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():  # numpy's BLAS (the one np.cov and the Newton step use)
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("numpy's BLAS is not one threadpoolctl can limit")
+    r = (np.arange(40) + 0.5) * 0.2
+    counts = np.random.default_rng(2).poisson(5.0, (10, 40)).astype(float)
+    norms = np.full((10, 40), 5.0)
+
+    def simulate(*args, **kwargs):  # a CG run's histograms, without LAMMPS
+        return cg.CGRun(None, None, None, 1.0, 0.1, None, None, (r, counts.sum(0) / norms.sum(0), counts, norms))
+
+    seen = []
+
+    def run_ibi(r_, g_target, P, T_, sim, directory, *args, **kwargs):
+        seen.append(blas_threads())  # before the first run: as outside
+        sample = sim(np.zeros_like(r), 0, directory)
+        seen.append(blas_threads())  # from the first run's results on: one thread
+        return sample
+
+    monkeypatch.setattr(cg, "simulate", simulate)
+    monkeypatch.setattr(ibi, "run_ibi", run_ibi)
+    sample = cg.iterate(r, np.ones_like(r), np.zeros((2, 3)), [20.0] * 3, T,
+                        dict(RUN, max_iterations=1, tol=0.01, method="imc"), "unused", r_cut=7.0)
+    assert sample.jacobian.shape == (40, 40)
+    assert before and seen[0] == before and seen[1] == [1] * len(before) and blas_threads() == before
+
+
+def test_a_stale_ibi_input_is_not_used(reference, tmp_path, monkeypatch):
+    """The stored IBI input is keyed by the IBI grid and the AA trajectory: another grid (preset changed
+    since the AA analysis), a new trajectory or a file from another version is recomputed, not used."""
+    from mobcg import aa
+
+    job, tiny = _standin_aa_job(reference, tmp_path, monkeypatch)
+    aa.analyze(job)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def iterate(r, g_target, positions, box, *args, **kwargs):
+        seen.append((r, g_target, positions, box))
+        raise Stop
+
+    monkeypatch.setattr(cg, "iterate", iterate)
+    reads = []
+    real_read = trajectory.read_gsd
+    monkeypatch.setattr(trajectory, "read_gsd", lambda path: reads.append(path) or real_read(path))
+
+    tiny["ibi"]["rdf_dr"] = 0.25  # another grid
+    assert cg.cached_ibi_input(job) is None
+    with pytest.raises(Stop):
+        cg.run_ibi(job, progress=None)
+    assert len(reads) == 1 and seen[-1][0][1] - seen[-1][0][0] == pytest.approx(0.25)
+
+    tiny["ibi"]["rdf_dr"] = 0.2  # the grid it was stored for: used
+    assert cg.cached_ibi_input(job) is not None
+    with pytest.raises(Stop):
+        cg.run_ibi(job, progress=None)
+    assert len(reads) == 1
+
+    # a new AA trajectory (half the frames) after the analysis: its own target and start
+    before = cg.ibi_input(job)
+    _standin_aa_job(reference, tmp_path, monkeypatch, frames=200)
+    assert cg.cached_ibi_input(job) is None
+    with pytest.raises(Stop):
+        cg.run_ibi(job, progress=None)
+    assert len(reads) == 3
+    now = cg.ibi_input(job)
+    np.testing.assert_array_equal(seen[-1][1], now.g)
+    np.testing.assert_array_equal(seen[-1][2], now.positions)
+    assert not np.array_equal(now.g, before.g) and not np.array_equal(now.positions, before.positions)
+
+    # a file another version wrote (its key names another version) is not read either
+    cg.save_ibi_input(job)
+    assert cg.cached_ibi_input(job) is not None
+    monkeypatch.setattr(cg, "IBI_INPUT_VERSION", cg.IBI_INPUT_VERSION + 1)
+    assert cg.cached_ibi_input(job) is None
 
 
 def test_iterate_checks_its_grid_before_any_simulation(tmp_path):

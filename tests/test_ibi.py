@@ -331,3 +331,82 @@ def test_pressure_correction_lowers_too_high_pressure(tmp_path):
     # (In this fully structure-sensitive dilute engine IBI partly undoes the ramp on the
     # next step, so only the direction of the first response is asserted.)
     assert 0 < P[1] < P[0] and P[2] < P[0]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_records_written_in_the_background_are_on_disk_when_run_ibi_returns_or_raises(tmp_path, exc, monkeypatch):
+    """With a files.Background the iteration files and ibi.json are written by its thread, each after the
+    one before: on disk, the same as without it, when run_ibi raises, or once the caller has waited for
+    the thread after it returned (the last summary after every iteration file)."""
+    from mobcg import files
+
+    gt = mean_field_g(U_STAR)
+    kw = dict(p_tol=None, max_iterations=4, tol=0.0, progress=quiet)
+    ref = ibi.run_ibi(R, gt, None, T, lambda U, k, w: (mean_field_g(U), None), tmp_path / "ref", RC, **kw)
+    real_write, order = ibi._write_iteration, []
+
+    def slow_write(directory, it):  # the thread writes later than the loop submits
+        import time
+        time.sleep(0.05)
+        order.append(it.index)
+        return real_write(directory, it)
+
+    monkeypatch.setattr(ibi, "_write_iteration", slow_write)
+    with files.Background() as background:
+        res = ibi.run_ibi(R, gt, None, T, lambda U, k, w: (mean_field_g(U), None), tmp_path / "bg", RC,
+                          background=background, **kw)
+        background.wait()
+        assert order == [0, 1, 2, 3] and [it.index for it in ibi.load_history(tmp_path / "bg")] == [0, 1, 2, 3]
+        summary = json.loads((tmp_path / "bg" / "ibi.json").read_text())
+        assert summary["status"] == "max_iterations" and len(summary["iterations"]) == 4
+    assert np.array_equal(res.U, ref.U)
+    for a, b in zip(ibi.load_history(tmp_path / "bg"), ref.iterations):
+        assert np.array_equal(a.U_next, b.U_next) and a.deviation == b.deviation
+
+    def crashing(U, k, w):
+        if k == 2:
+            raise exc("engine died")
+        return mean_field_g(U), None
+
+    order.clear()
+    with pytest.raises(exc), files.Background() as background:
+        ibi.run_ibi(R, gt, None, T, crashing, tmp_path / "crash", RC, background=background, **kw)
+    assert order == [0, 1] and [it.index for it in ibi.load_history(tmp_path / "crash")] == [0, 1]
+    assert json.loads((tmp_path / "crash" / "ibi.json").read_text())["status"].startswith("interrupted")
+
+
+def test_a_failed_background_write_stops_run_ibi_with_its_error(tmp_path, monkeypatch):
+    """A record the helper thread could not write (a full disk) is not lost silently: run_ibi raises
+    that error (files.machine_fault recognises it), and what is on disk is the history before it."""
+    import errno
+
+    from mobcg import files
+
+    real_write = ibi._write_iteration
+
+    def full_disk_at_1(directory, it):
+        if it.index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(directory / it.filename))
+        return real_write(directory, it)
+
+    monkeypatch.setattr(ibi, "_write_iteration", full_disk_at_1)
+    gt = mean_field_g(U_STAR)
+    with pytest.raises(OSError) as raised, files.Background() as background:
+        ibi.run_ibi(R, gt, None, T, lambda U, k, w: (mean_field_g(U), None), tmp_path, RC, p_tol=None,
+                    max_iterations=5, tol=0.0, progress=quiet, background=background)
+    assert raised.value.errno == errno.ENOSPC and isinstance(files.machine_fault(raised.value), files.DiskFull)
+    assert [it.index for it in ibi.load_history(tmp_path)] == [0]
+
+
+def test_per_iteration_summary_skips_fsync_but_iterations_and_the_last_summary_do_not(tmp_path, monkeypatch):
+    """Each iteration file is fsynced (what a resume reads); ibi.json after each iteration is not, the
+    run's last one is."""
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    gt = mean_field_g(U_STAR)
+    ibi.run_ibi(R, gt, None, T, lambda U, k, w: (mean_field_g(U), None), tmp_path, RC, p_tol=None,
+                max_iterations=3, tol=0.0, progress=quiet)
+    names = [Path(p).name for p in synced]  # atomic_path's temporaries: .NAME.XXXXXXXX.tmp
+    assert [n.split(".")[1] for n in names if n.startswith(".iteration_")] == [f"iteration_00{k}" for k in range(3)]
+    assert sum(n.startswith(f".{ibi.SUMMARY_NAME}.") for n in names) == 1 and len(names) == 4

@@ -75,7 +75,10 @@ def test_killed_ibi_iteration_and_cg_production_resume(tiny_project):
     job = next(iter(signac.get_project(tiny_project)))
     ibi_dir = Path(job.fn("ibi"))
     proc = start(tiny_project, "run", "-o", "run_ibi")
-    assert kill_when(proc, lambda: (ibi_dir / "iter_001" / "cg_nvt.0.in").exists())
+    # iteration 0's record is written by a helper thread while iteration 1 starts (cg.iterate): kill
+    # once both are there, i.e. while iteration 1's LAMMPS runs
+    assert kill_when(proc, lambda: (ibi_dir / "iter_001" / "cg_nvt.0.in").exists()
+                     and (ibi_dir / "iteration_000.npz").exists())
     history = ibi.load_history(ibi_dir)  # raises if a stored iteration were torn
     assert len(history) in (1, 2) and not cg.ibi_done(job)
     if len(history) == 1:  # the usual case: killed while iteration 1's LAMMPS ran

@@ -360,3 +360,52 @@ def test_lammps_reads_table_like_evaluate(tmp_path, t1, n, f_tol):
     np.testing.assert_allclose(fx2, F, rtol=0, atol=f_tol)
     np.testing.assert_allclose(fx1, -F, rtol=0, atol=f_tol)
     assert np.ptp(U) > 1.0 and np.ptp(F) > 1.0  # the comparison is not trivially flat
+
+
+def test_fast_row_formatting_writes_the_same_text_as_per_value_formatting(tmp_path):
+    """The writers format whole rows at once (tables._rows); the text must be exactly that of one
+    f"{x:.15g}" per value, signed zeros, subnormals and extremes included."""
+    from mobcg import tables
+    g = tables._g
+    rng = np.random.default_rng(3)
+    n = 400
+    r = np.cumsum(rng.uniform(1e-4, 0.1, n))
+    U = rng.normal(size=n) * 10.0 ** rng.integers(-300, 300, n)
+    F = rng.normal(size=n) * 10.0 ** rng.integers(-20, 20, n)
+    U[:6] = [0.0, -0.0, 5e-324, -1.7e307, 1 / 3, 123456789012345.67]
+    F[:3] = [-0.0, 2.2250738585072014e-308, 1e16]
+    t = Table(r, U, F)
+    write_lammps(tmp_path / "t.table", t, keyword="CG")
+    lines = (tmp_path / "t.table").read_text().splitlines()
+    assert lines[5:] == [f"{i} {g(a)} {g(b)} {g(c)}" for i, (a, b, c) in enumerate(zip(r, U, F), 1)]
+    write_csv(tmp_path / "t.csv", t)
+    assert (tmp_path / "t.csv").read_text().splitlines()[1:] == [f"{g(a)},{g(b)},{g(c)}" for a, b, c in zip(r, U, F)]
+    x, V, mdV = r / tables.NM_TO_ANGSTROM, U * tables.KCAL_TO_KJ, F * tables.KCAL_TO_KJ * tables.NM_TO_ANGSTROM
+    for columns, row in ((3, "{} {} {}"), (7, "{} 0 0 0 0 {} {}")):
+        write_xvg(tmp_path / "t.xvg", t, columns=columns)
+        body = [l for l in (tmp_path / "t.xvg").read_text().splitlines() if l[0] not in "#@"]
+        assert body == [row.format(g(a), g(b), g(c)) for a, b, c in zip(x, V, mdV)]
+
+
+def test_export_all_writes_its_three_files_durably_and_reports_a_failed_one(tmp_path, monkeypatch):
+    """export_all writes the three at once (their fsyncs overlap); each is still fsynced before it is
+    renamed into place, and a writer's error is export_all's."""
+    import os
+
+    from mobcg import tables
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    r = np.linspace(2.0, 12.0, 50)
+    t = Table.from_potential(r, (r - 12.0) ** 2)
+    paths = export_all(t, tmp_path, "lj")
+    assert sorted(Path(p).name.split(".")[1] + "." + Path(p).name.split(".")[2] for p in synced) == \
+        ["lj.csv", "lj.table", "lj.xvg"]
+    assert np.allclose(read_lammps(paths["lammps"]).U, t.U, rtol=1e-13) and not list(tmp_path.glob(".*.tmp"))
+
+    def broken(path, table, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(tables, "write_xvg", broken)
+    with pytest.raises(OSError, match="No space left"):
+        export_all(t, tmp_path / "again", "lj")

@@ -27,8 +27,36 @@ import numpy as np
 from .. import files
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's compiled templates kept across processes (in the user's private temp folder, keyed by
+    the template's source and the Python version), like __pycache__: compiling cg_nvt.in was 15-25 ms
+    of every `run_ibi` process, loading it is about 1 ms. Never a reason to fail: an unwritable or
+    corrupt cache is the same as none."""
+
+    def load_bytecode(self, bucket):
+        try:
+            super().load_bytecode(bucket)
+        except Exception:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket):
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache():
+    try:
+        return _TemplateCache()
+    except (OSError, RuntimeError):  # no private temp folder: compile in each process
+        return None
+
+
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                          keep_trailing_newline=True)
+                          keep_trailing_newline=True, bytecode_cache=_template_cache())
 
 # LAMMPS messages that mean the parameter set drove the system apart, not that we misused LAMMPS.
 BLOWUP_PATTERNS = ("Lost atoms", "Bond atoms missing", "Angle atoms missing", "Dihedral atoms missing",

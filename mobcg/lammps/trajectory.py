@@ -19,7 +19,11 @@ class TrajectoryError(ValueError):
 def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(steps (F,), rows (F, N, C)) from a `fix ave/time mode vector` file; a cut-off last frame is dropped."""
     path = Path(path)
-    lines = [l for l in path.read_text().splitlines() if l and not l.startswith("#")]
+    text = path.read_text()
+    whole = _whole_frames(text)
+    if whole is not None:
+        return whole
+    lines = [l for l in text.splitlines() if l and not l.startswith("#")]
     steps, blocks, i = [], [], 0
     while i < len(lines):  # walk the frame headers only; the numbers are parsed in one go below
         head = lines[i].split()
@@ -44,6 +48,41 @@ def read_vector_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except ValueError as exc:
         raise TrajectoryError(f"{path}: malformed frame rows ({exc})") from None
     return np.array(steps), frames
+
+
+def _whole_frames(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """read_vector_file's result in one parse when the file is the usual case: comment lines only at
+    the top, then complete frames of equal size, rows numbered 1..n; None otherwise (the line-by-line
+    reader then drops a cut frame or names the fault). Values parse as there (str -> float)."""
+    start = 0
+    while text.startswith("#", start):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    body = text[start:]
+    if "#" in body:
+        return None
+    head, first, *_ = body.split("\n", 2) + ["", ""]
+    head, first = head.split(), first.split()
+    if len(head) != 2 or not first or not head[1].isdigit() or int(head[1]) < 1:
+        return None
+    nrows, ncols = int(head[1]), len(first)
+    tokens = body.split()
+    size = 2 + nrows * ncols
+    if len(tokens) % size:
+        return None
+    try:
+        values = np.array(tokens, dtype=float).reshape(-1, size)
+    except ValueError:
+        return None
+    rows = values[:, 2:].reshape(len(values), nrows, ncols)
+    if not (np.all(values[:, 1] == nrows) and np.all(rows[:, :, 0] == np.arange(1, nrows + 1))):
+        return None
+    try:
+        steps = np.array([int(t) for t in tokens[::size]])
+    except ValueError:
+        return None
+    return steps, rows[:, :, 1:]
 
 
 def read_scalar_file(path: str | os.PathLike) -> np.ndarray:
