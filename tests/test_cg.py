@@ -234,11 +234,19 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
         assert len(np.loadtxt(job.fn(f"{name}/{cg.RUN_NAME}.0.box"), ndmin=2)) == len(np.loadtxt(
             job.fn(f"cg_run/{cg.RUN_NAME}.0.box"), ndmin=2))
     cg.analyze(job)
-    assert job.doc["D_CG_err_potential"] == pytest.approx(abs(d_plus - d_minus) / 2, rel=1e-12)
-    assert job.doc["D_CG_err_potential"] > 0
-    assert job.doc["D_CG_err"] == pytest.approx(np.hypot(job.doc["D_CG_err_sampling"],
-                                                         job.doc["D_CG_err_potential"]), rel=1e-12)
-    assert job.doc["D_CG_err_sampling"] == pytest.approx(np.std(job.doc["D_CG_axes"], ddof=1) / np.sqrt(3))
+    runs = [job.doc["D_CG"], d_minus, d_plus]
+    assert job.doc["D_CG_err_runs"] == pytest.approx(np.std(runs, ddof=1), rel=1e-12)
+    assert d_minus != d_plus  # the perturbation took effect (the runs share their seed)
+    assert job.doc["D_CG_err_axes"] == pytest.approx(np.std(job.doc["D_CG_axes"], ddof=1) / np.sqrt(3))
+    assert job.doc["D_CG_err"] == max(job.doc["D_CG_err_axes"], job.doc["D_CG_err_runs"])
+    d_cg = job.doc["D_CG"]
+    job.doc["D_CG_perturbed"] = [d_cg - 2.0, d_cg + 2.0]  # runs far apart: their scatter is the error
+    cg.analyze(job)
+    assert job.doc["D_CG_err"] == pytest.approx(2.0, rel=1e-9)
+    assert job.doc["alpha_err"] == pytest.approx(
+        job.doc["alpha"] * np.hypot(2.0 / d_cg, job.doc["D_AA_err"] / job.doc["D_AA"]), rel=1e-9)
+    job.doc["D_CG_perturbed"] = [d_minus, d_plus]
+    cg.analyze(job)
     assert job.doc["D_CG"] > 0 and 0 < job.doc["D_CG_err"] < job.doc["D_CG"]
     assert job.doc["alpha"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
     assert np.isfinite(job.doc["alpha_err"]) and 0 <= job.doc["cg_rdf_deviation"] < 0.5
