@@ -520,7 +520,7 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
     r, U = final.r, final.U
     dr = float(r[1] - r[0])
     r_max, bins = float(r[-1]) + dr / 2, len(r)
-    _, aa_pos, aa_boxes = trajectory.read_gsd(job.fn("aa_com.gsd"))
+    _, aa_pos, aa_boxes = trajectory.read_gsd(job.fn(AA_TRAJECTORY))
     _, _, counts, norms = analysis.rdf_frames(aa_pos, aa_boxes, r_max, bins)
     h = len(counts) // 2
     delta = 0.5 * (counts[:h].sum(0) / norms[:h].sum(0) - counts[h:].sum(0) / norms[h:].sum(0))
@@ -538,7 +538,7 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
         U_p = U + step(g_target=g + sign * delta) - base
         if progress:
             progress(f"job {job.id}: CG production {name}: the potential moved so that g shifts by "
-                     f"{'-' if sign < 0 else '+'}1 × the AA target's noise (D_CG's error from the potential)")
+                     f"{'-' if sign < 0 else '+'}1 × the AA target's noise (D_CG's error from three runs)")
         perturbed = simulate(potential_table(r, U_p, r_cut), job.fn(f"cg_run_{name}"), positions, box, T, section,
                              r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"),
                              mass=bead_mass(job), gsd_name=None, keep_raw=False)
