@@ -36,7 +36,8 @@ PRESETS: dict[str, dict] = {
         "ibi": {"method": "imc", "max_iterations": 10, "tol": 0.01, "p_tol": 200.0, "lam": 1.0,
                 "r_cut": 11.0, "rdf_dr": 0.1, "equilibrate_ps": 5.0, "production_ps": 60.0,
                 "frame_ps": 0.5, "timestep_fs": 5.0, "np": 1, "stall_iterations": 4, "stall_gain": 0.05},
-        # potential_error: two more CG runs with the potential moved by the target's noise (cg.potential_error)
+        # potential_error: two more CG runs, the potential moved by ∓/± the target's noise; D_CG's error is
+        # the larger of the axes' spread and the three runs' scatter (cg.potential_error, cg.analyze)
         "cg": {"equilibrate_ps": 20.0, "production_ps": 200.0, "production_max_ps": 800.0, "frame_ps": 1.0,
                "timestep_fs": 5.0, "np": 1, "potential_error": True},
         "walltime_h": 0.5,
@@ -76,7 +77,7 @@ PRESETS: dict[str, dict] = {
                 # flagged not converged
                 "stall_iterations": 4, "stall_gain": 0.05,
                 # Newton steps damped (reg 0.05) until the deviation is below 5 %, then reg 0.02: < 1 % at
-                # iteration 3 in 5 of 6 seeded runs, potential rms error halved (benchmarks/README.md)
+                # iteration 4 in 6 of 6 seeded runs (3: 4 of 6), potential rms error halved (benchmarks/README.md)
                 "reg": 0.05, "reg_near": 0.02, "reg_switch": 0.05},
         "cg": {"equilibrate_ps": 50.0, "production_ps": 1000.0, "production_max_ps": 4000.0, "frame_ps": 1.0,
                "timestep_fs": 5.0, "np": 2, "potential_error": True},
