@@ -217,9 +217,13 @@ def target_rdf(pos, boxes, r_max: float, bins: int):
 def _sampling_noise(r, counts, norms) -> float:
     """The RDF deviation sampling noise explains: per-frame histograms and their ideal-gas counts
     (F, bins, analysis.rdf_frames), first half against second, each by its own volumes."""
+    return ibi.halves_noise(ibi.deviation(r, *_halves(counts, norms)))
+
+
+def _halves(counts, norms) -> tuple[np.ndarray, np.ndarray]:
+    """g of the first half of the frames and of the second, each normalised by its own volumes."""
     h = len(counts) // 2
-    first, second = counts[:h].sum(0) / norms[:h].sum(0), counts[h:].sum(0) / norms[h:].sum(0)
-    return ibi.halves_noise(ibi.deviation(r, first, second))
+    return counts[:h].sum(0) / norms[:h].sum(0), counts[h:].sum(0) / norms[h:].sum(0)
 
 
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
@@ -522,8 +526,8 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
     r_max, bins = float(r[-1]) + dr / 2, len(r)
     _, aa_pos, aa_boxes = trajectory.read_gsd(job.fn(AA_TRAJECTORY))
     _, _, counts, norms = analysis.rdf_frames(aa_pos, aa_boxes, r_max, bins)
-    h = len(counts) // 2
-    delta = 0.5 * (counts[:h].sum(0) / norms[:h].sum(0) - counts[h:].sum(0) / norms[h:].sum(0))
+    first, second = _halves(counts, norms)
+    delta = 0.5 * (first - second)
     _, g, counts, norms = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
     jacobian = ibi.imc_jacobian(counts, norms.mean(0), T)
     rho = len(positions) / float(np_asarray(box).prod())
