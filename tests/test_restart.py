@@ -30,9 +30,19 @@ def kill_when(proc, condition, timeout=120):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return True
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.wait()
     return False
+
+
+CG_PRODUCTION_PS = 400.0
+# sample_cg's work (cg.sample) with a longer tiny CG production, the same on the rerun that resumes it
+CG_SAMPLE = '''
+import sys, signac
+from mobcg import cg, presets
+presets.PRESETS["tiny"]["cg"].update(production_ps=float(sys.argv[3]))
+cg.sample(signac.get_project(sys.argv[1]).open_job(id=sys.argv[2]), progress=None)
+'''
 
 
 @pytest.fixture
@@ -89,16 +99,17 @@ def test_killed_ibi_iteration_and_cg_production_resume(tiny_project):
 
     run_dir = Path(job.fn("cg_run"))
     restarts = [run_dir / "cg_nvt.restart.a", run_dir / "cg_nvt.restart.b"]
-    proc = start(tiny_project, "run", "-o", "sample_cg")
+    # the tiny preset's 20 ps of 27 beads last ~0.05 s, less than a poll: this run is 20 times longer
+    sample_cg = [sys.executable, "-c", CG_SAMPLE, str(tiny_project), job.id, str(CG_PRODUCTION_PS)]
+    proc = subprocess.Popen(sample_cg, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     killed = kill_when(proc, lambda: all(p.exists() for p in restarts))
-    assert killed, "the CG production finished before it could be killed; make the tiny run longer"
+    assert killed, "the CG production finished before it could be killed; make the run longer"
     assert not job.isfile("cg_com.gsd") and "cg_pressure" not in job.doc
-    subprocess.run([sys.executable, "project.py", "run", "-o", "sample_cg"], cwd=tiny_project, check=True,
-                   capture_output=True)
+    subprocess.run(sample_cg, check=True, capture_output=True)
     assert job.isfile("cg_com.gsd") and not job.doc.get("failed")
     assert (run_dir / "cg_nvt.1.in").read_text().count("read_restart    cg_nvt.restart.") == 1
     assert "minimize" not in (run_dir / "cg_nvt.1.in").read_text()  # continued, not started over
     t, _, _ = trajectory.read_gsd(job.fn("cg_com.gsd"))
     dt = np.diff(t)
-    assert np.allclose(dt, 500.0) and len(t) == 4000 // 100 - 1  # 20 ps, a frame every 0.5 ps from 1 ps on
+    assert np.allclose(dt, 500.0) and len(t) == 80000 // 100 - 1  # 400 ps, a frame every 0.5 ps from 1 ps on
     assert not any(run_dir.glob("cg_nvt.restart.*"))  # only for resuming: removed once done
