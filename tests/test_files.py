@@ -162,3 +162,28 @@ def test_write_text_syncs_unless_told_the_file_is_rewritten_anyway(tmp_path, mon
     assert len(synced) == 1 and (tmp_path / "input.in").read_text() == "run 10\n"
     files.write_text(tmp_path / "again.json", "{}\n", durable=True)
     assert len(synced) == 2 and not list(tmp_path.glob(".*.tmp"))
+
+
+# ------------------------------------------------------------------------------ background file work
+
+
+def test_background_work_runs_in_order_and_its_last_error_surfaces_at_wait(tmp_path):
+    """The last piece of work failing is seen only by wait() (no later submit to report it), and leaving
+    the `with` block reports it too; work submitted after a failure is not done (disk holds a prefix)."""
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    background = files.Background()
+    background.submit(files.write_text, tmp_path / "a.txt", "a")
+    background.submit(files.write_text, tmp_path / "b.txt", "b")
+    background.submit(full_disk, tmp_path / "c.txt")
+    with pytest.raises(OSError) as raised:
+        background.wait()
+    assert raised.value.errno == errno.ENOSPC and _names(tmp_path) == ["a.txt", "b.txt"]
+    background.wait()  # reported once: nothing is pending any more
+    with pytest.raises(RuntimeError, match="earlier file work in the background failed"):
+        background.submit(files.write_text, tmp_path / "d.txt", "d")
+
+    with pytest.raises(OSError, match="No space left"), files.Background() as background:
+        background.submit(full_disk, tmp_path / "e.txt")
+    assert _names(tmp_path) == ["a.txt", "b.txt"]

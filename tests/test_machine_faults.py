@@ -64,7 +64,8 @@ def test_lmp_not_executable(tmp_path):
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the demo preset's AA ranks are capped at the cores")
-def test_mpirun_missing(tmp_path):
+def test_mpirun_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("MOBCG_NP", raising=False)  # (a user's MOBCG_NP=1 would need no launcher)
     path = project(tmp_path / "p", preset="demo")  # AA on 2 ranks: needs the launcher
     proc = run(path, MOBCG_MPIRUN="/nonexistent/mpirun")
     assert_one_line_and_nothing_failed(proc, path, "/nonexistent/mpirun", "MPI launcher")
