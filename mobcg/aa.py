@@ -227,11 +227,19 @@ def sample(job, np: int = 1, progress=print) -> None:
 
 def analyze(job) -> None:
     """Density, COM RDF and D_AA from the diffusive window, and IBI's input (cg.save_ibi_input: the
-    target on the IBI grid, the CG start, the bead mass); job.doc's D_AA marks it done."""
+    target on the IBI grid, the CG start, the bead mass); job.doc's D_AA marks it done.
+
+    The production's density must pass the block test the NPT equilibration passed, now over the whole
+    production (analysis.density_settled): a box still densifying while D_AA and the RDF were measured
+    is flagged (density_steady False, a trust flag), and density_err is the block means' standard error.
+    """
     preset = jobs.preset(job)
     molecule = build_molecule(jobs.molecule(job))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     rho = analysis.density(pos.shape[1], molecule.mass, boxes)
+    t_ps = t / 1000
+    steady = analysis.density_settled(t_ps, analysis.densities(pos.shape[1], molecule.mass, boxes),
+                                      tol=preset["analysis"]["density_tol"], window_ps=t_ps[-1] - t_ps[0])
     # the preset's range, cut to whole bins below half the smallest NPT box (recorded as rdf_r_max)
     r_max, bins = analysis.rdf_range(preset["analysis"]["rdf_r_max"], preset["analysis"]["rdf_bins"], boxes)
     r, g = analysis.rdf(pos, boxes, r_max, bins)
@@ -248,7 +256,9 @@ def analyze(job) -> None:
         cg.save_ibi_input(job, (t, pos, boxes))
     except ValueError:  # a box too small for the IBI grid: run_ibi computes it and says why
         pass
-    job.doc.update({"density": float(rho), "n_molecules": int(pos.shape[1]), "rdf_r_max": float(r_max),
+    job.doc.update({"density": float(rho), "density_err": steady.error * float(rho), "density_steady": steady.settled,
+                    "density_drift": steady.drift, "density_drift_err": steady.drift_err,
+                    "n_molecules": int(pos.shape[1]), "rdf_r_max": float(r_max),
                     "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,
                     "D_AA_diffusive": d.diffusive, "production_ps": round(float(t[-1]) / 1000, 3),

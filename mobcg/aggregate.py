@@ -39,11 +39,13 @@ class AggregateError(RuntimeError):
     pass
 
 
-TRUST_FLAGS = ("density_converged", "D_AA_diffusive", "D_CG_diffusive")
+# NPT settled; the production kept that density; both MSD fit windows diffusive
+TRUST_FLAGS = ("density_converged", "density_steady", "D_AA_diffusive", "D_CG_diffusive")
 
 
 def untrusted_because(job) -> list[str]:
-    """The trust flags this job's numbers lack (empty: equilibrated liquid, diffusive D_AA and D_CG)."""
+    """The trust flags this job's numbers lack (empty: an equilibrated liquid that stayed so through its
+    production, diffusive D_AA and D_CG)."""
     doc = jobs.document(job)
     return [flag for flag in TRUST_FLAGS if doc.get(flag) is not True]
 

@@ -23,6 +23,11 @@ def density(n_molecules: int, molar_mass: float, boxes: np.ndarray) -> float:
     return float(n_molecules * molar_mass / AVOGADRO / volume)
 
 
+def densities(n_molecules: int, molar_mass: float, boxes: np.ndarray) -> np.ndarray:
+    """Each frame's mass density (g/cm³) from box lengths (F, 3) in Å."""
+    return n_molecules * molar_mass / AVOGADRO / (np.prod(np.asarray(boxes, float), axis=1) * 1e-24)
+
+
 def _check_range(r_max: float, boxes) -> None:
     half = 0.5 * float(np.min(boxes))
     if r_max >= half:

@@ -39,8 +39,9 @@ FAILED = "failed"
 
 #: Job-level quantities shown by :class:`JobResults`: (label, key, error key, unit).
 JOB_QUANTITIES = (
-    ("AA density", "density", None, "g/cm³"),
+    ("AA density", "density", "density_err", "g/cm³"),
     ("density settled (NPT block averages)", "density_converged", None, ""),
+    ("density steady through the production", "density_steady", None, ""),
     ("NPT equilibration", "equilibration_ps", None, "ps"),
     ("D_AA", "D_AA", "D_AA_err", "1e-9 m²/s"),
     ("D_AA fit window diffusive", "D_AA_diffusive", None, ""),
@@ -268,7 +269,8 @@ def job_results_html(job) -> str:
     if doc.get("failed"):
         html.append(f"<p class='has-text-danger'>failed: "
                     f"{escape(str(doc.get('failure_reason', 'unknown')))}</p>")
-    untrusted = [k for k in ("density_converged", "D_AA_diffusive", "D_CG_diffusive") if doc.get(k) is False]
+    from .aggregate import TRUST_FLAGS
+    untrusted = [k for k in TRUST_FLAGS if doc.get(k) is False]
     if untrusted:
         html.append(f"<p class='has-text-warning-dark'>not used in the datasets: {escape(', '.join(untrusted))} "
                     "is false</p>")

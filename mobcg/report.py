@@ -93,12 +93,12 @@ def _write(job_list, directory: Path) -> Path:
     if failed:
         lines += ["Failed parameter sets:", ""] + [f"- `{j.id[:8]}` {j.doc.get('failed_stage', '')}: "
                                                   f"{j.doc.get('failure_reason', '')}" for j in failed] + [""]
-    lines += ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`) and "
-              "both MSD fit windows are diffusive (`D_AA_diffusive`, `D_CG_diffusive`); jobs that lack a flag are "
-              "listed with it and left out.", "",
-              "| job | reference | holdout | density g/cm³ | settled | D_AA 1e-9 m²/s | diffusive | D_CG 1e-9 m²/s "
+    lines += ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`), "
+              "its production kept that density (`density_steady`) and both MSD fit windows are diffusive "
+              "(`D_AA_diffusive`, `D_CG_diffusive`); jobs that lack a flag are listed with it and left out.", "",
+              "| job | reference | holdout | density g/cm³ | settled | steady | D_AA 1e-9 m²/s | diffusive | D_CG 1e-9 m²/s "
               "| diffusive | alpha | IBI dev. | published D_AA / D_CG / alpha | used |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def flag(value):
         return "yes" if value is True else ("**no**" if value is False else "–")
@@ -109,7 +109,8 @@ def _write(job_list, directory: Path) -> Path:
             pub = d.get("published")
             published = f"{pub['D_AA']:.2f} / {pub['D_CG']:.2f} / {pub['alpha']:.2f}" if pub else ""
             lines.append(f"| `{j.id[:8]}` | {'yes' if d.get('reference') else ''} | {'yes' if d.get('holdout') else ''} | "
-                         f"{d['density']:.3f} | {flag(d.get('density_converged'))} | {d['D_AA']:.2f} ± {d['D_AA_err']:.2f} "
+                         f"{d['density']:.3f} | {flag(d.get('density_converged'))} | {flag(d.get('density_steady'))} | "
+                         f"{d['D_AA']:.2f} ± {d['D_AA_err']:.2f} "
                          f"| {flag(d.get('D_AA_diffusive'))} | {d['D_CG']:.2f} ± {d['D_CG_err']:.2f} | "
                          f"{flag(d.get('D_CG_diffusive'))} | {d['alpha']:.2f} | {100 * d['ibi_deviation']:.1f} % | "
                          f"{published} | {'yes' if aggregate.finished(j) else '**no**'} |")

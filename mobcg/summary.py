@@ -20,7 +20,7 @@ from . import jobs
 # Below this many training jobs k-fold scores (R², RMSE) only show that the pipeline runs.
 MIN_MEANINGFUL_TRAINING = 20
 
-CSV_COLUMNS = ["job", "set", "preset", "density", "density_converged", "D_AA", "D_AA_err", "D_AA_diffusive",
+CSV_COLUMNS = ["job", "set", "preset", "density", "density_err", "density_converged", "density_steady", "D_AA", "D_AA_err", "D_AA_diffusive",
                "ibi_deviation_percent", "ibi_iterations", "ibi_converged", "D_CG", "D_CG_err", "D_CG_diffusive",
                "alpha", "failed_stage", "failure_reason"]
 
@@ -63,7 +63,8 @@ def rows(project) -> list[dict]:
     for job in project:
         d = jobs.document(job)
         out.append({"job": job.id, "set": role(d), "preset": job.sp.get("preset", ""),
-                    "density": d.get("density"), "density_converged": d.get("density_converged"),
+                    "density": d.get("density"), "density_err": d.get("density_err"),
+                    "density_converged": d.get("density_converged"), "density_steady": d.get("density_steady"),
                     "D_AA": d.get("D_AA"), "D_AA_err": d.get("D_AA_err"), "D_AA_diffusive": d.get("D_AA_diffusive"),
                     "ibi_deviation_percent": None if "ibi_deviation" not in d else 100 * d["ibi_deviation"],
                     "ibi_iterations": d.get("ibi_iterations"), "ibi_converged": d.get("ibi_converged"),
@@ -88,13 +89,14 @@ def _flag(value) -> str:
 
 def table(rows_: list[dict]) -> str:
     """Aligned text table; D in 1e-9 m²/s."""
-    header = ["job", "set", "ρ g/cm³", "ρ conv.", "D_AA", "AA diff.", "IBI dev.", "IBI it.", "IBI conv.",
+    header = ["job", "set", "ρ g/cm³", "ρ conv.", "ρ steady", "D_AA", "AA diff.", "IBI dev.", "IBI it.", "IBI conv.",
               "D_CG", "CG diff.", "alpha", "failure"]
     body = []
     for r in rows_:
         failure = "" if r["failure_reason"] is None else \
             (f"{r['failed_stage']}: " if r["failed_stage"] else "") + r["failure_reason"]
-        body.append([r["job"][:8], r["set"], _num(r["density"], ".3f"), _flag(r["density_converged"]),
+        body.append([r["job"][:8], r["set"], _pm(r["density"], r["density_err"], ".3f"), _flag(r["density_converged"]),
+                     _flag(r["density_steady"]),
                      _pm(r["D_AA"], r["D_AA_err"], ".2f"), _flag(r["D_AA_diffusive"]),
                      _num(r["ibi_deviation_percent"], ".1f") + (" %" if r["ibi_deviation_percent"] is not None else ""),
                      _num(r["ibi_iterations"], "d"), _flag(r["ibi_converged"]),

@@ -14,7 +14,7 @@ import signac
 
 from mobcg import aa, aggregate, analysis, forcefield, presets
 from mobcg.init import statepoint
-from mobcg.molecule import box_length, build, packing_fraction, vdw_volume
+from mobcg.molecule import DEFAULT, box_length, build, packing_fraction, vdw_volume
 
 # ---------------------------------------------------------------------------------------------
 # criteria on series whose answer is known
@@ -175,9 +175,45 @@ def test_untrusted_jobs_stay_out_of_the_datasets(tiny):
     preset["analysis"]["waive_trust"] = False
     job = project.open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
     job.doc.update({"alpha": 6.0, "density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": False})
-    assert not aggregate.finished(job) and aggregate.untrusted_because(job) == ["D_CG_diffusive"]
-    job.doc["D_CG_diffusive"] = True
+    # a job analysed before the production's density was checked lacks density_steady: not trusted either
+    assert not aggregate.finished(job) and aggregate.untrusted_because(job) == ["density_steady", "D_CG_diffusive"]
+    job.doc.update({"D_CG_diffusive": True, "density_steady": True})
     assert aggregate.finished(job)
+
+
+def _production(job, rho, seed=5):
+    """An aa_com.gsd of 27 random-walking molecules (D = 1e-4 Å²/fs) whose box gives, frame by frame, the
+    mass densities `rho` (g/cm³); a frame every 50 fs."""
+    n, mass = 27, build(DEFAULT).mass
+    rng = np.random.default_rng(seed)
+    lengths = (n * mass / analysis.AVOGADRO / np.asarray(rho) / 1e-24) ** (1 / 3)
+    com = np.cumsum(rng.normal(scale=np.sqrt(2e-4 * 50), size=(len(rho), n, 3)), axis=0) + rng.uniform(0, 19, (1, n, 3))
+    steps = np.arange(len(rho)) * 50
+    aa.trajectory.write_gsd(steps, com, {int(s): [L, L, L] for s, L in zip(steps, lengths)}, job.fn(aa.TRAJECTORY), 1.0)
+
+
+def test_a_production_still_densifying_is_flagged_and_its_density_has_an_error(tiny):
+    """analyze_aa applies the NPT block test to the whole production: i.i.d. 1 % frame noise around
+    0.70 g/cm³ gives density 0.70 ± 0.7/sqrt(400)·1 % and passes; a box densifying from 0.66 to 0.70 over
+    the run (+5.9 % of its mean, as the demo's set 18 did by +6.8 %) is flagged, and such a job stays out of
+    the datasets."""
+    project, preset = tiny
+    preset["analysis"]["density_tol"] = 0.015  # the demo's
+    rng = np.random.default_rng(7)
+    steady, densifying = (project.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=k)).init() for k in (0, 1))
+    _production(steady, 0.70 * (1 + 0.01 * rng.normal(size=400)))
+    aa.analyze(steady)
+    assert steady.doc["density_steady"] is True and steady.doc["density"] == pytest.approx(0.70, rel=0.002)
+    assert steady.doc["density_err"] == pytest.approx(0.70 * 0.01 / np.sqrt(400), rel=0.5)
+    assert abs(steady.doc["density_drift"]) <= 2 * steady.doc["density_drift_err"] + 0.005
+
+    _production(densifying, np.linspace(0.66, 0.70, 400) * (1 + 0.01 * rng.normal(size=400)))
+    aa.analyze(densifying)
+    assert densifying.doc["density_steady"] is False
+    assert densifying.doc["density_drift"] == pytest.approx(0.04 / 0.68, abs=0.005)
+    densifying.doc.update({"alpha": 6.0, "density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True})
+    preset["analysis"]["waive_trust"] = False
+    assert aggregate.untrusted_because(densifying) == ["density_steady"] and not aggregate.finished(densifying)
 
 
 KILLABLE = '''
