@@ -263,3 +263,20 @@ def test_killed_extension_resumes_where_it_stopped(tmp_path, stage, name, cap_ps
         assert done.returncode == 0, done.stderr[-500:]
         t, _, _ = aa.trajectory.read_gsd(job.fn(aa.TRAJECTORY))
         assert t[-1] == pytest.approx(cap_ps * 1000) and len(np.unique(t)) == len(t) == round(cap_ps / 0.05) + 1
+
+
+def test_the_report_says_why_a_held_out_job_was_not_validated(tiny):
+    """A held-out job whose production drifted stays out of the closed-loop validation, and the report
+    says so, naming the flag (the demo's set 18 left the table empty without a word)."""
+    from mobcg import report
+    project, preset = tiny
+    preset["analysis"]["waive_trust"] = False
+    flags = {"density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True}
+    drifted, running, done = (project.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=k)).init() for k in range(3))
+    drifted.doc.update(dict(flags, holdout=True, alpha=2.1, density_steady=False))
+    running.doc.update(holdout=True)
+    done.doc.update(dict(flags, holdout=True, alpha=2.1, density_steady=True, validated_with="abc"))
+    lines = report.unvalidated([done, running, drifted])
+    assert sorted(lines[1:]) == sorted([f"- `{drifted.id[:8]}` (held out) is not in the table: untrusted: density_steady",
+                                        f"- `{running.id[:8]}` (held out) is not in the table: not finished"])
+    assert report.unvalidated([done]) == []
