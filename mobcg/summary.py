@@ -20,8 +20,8 @@ from . import jobs
 # Below this many training jobs k-fold scores (R², RMSE) only show that the pipeline runs.
 MIN_MEANINGFUL_TRAINING = 20
 
-CSV_COLUMNS = ["job", "set", "preset", "density", "density_err", "density_converged", "density_steady", "D_AA", "D_AA_err", "D_AA_diffusive",
-               "ibi_deviation_percent", "ibi_iterations", "ibi_converged", "D_CG", "D_CG_err", "D_CG_diffusive",
+CSV_COLUMNS = ["job", "set", "preset", "density", "density_err", "density_converged", "density_steady", "D_AA",
+               "D_AA_err", "D_AA_diffusive", "ibi_deviation_percent", "ibi_iterations", "ibi_converged", "D_CG", "D_CG_err", "D_CG_diffusive",
                "alpha", "failed_stage", "failure_reason"]
 
 
