@@ -186,7 +186,7 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     from mobcg import jobs, plots
 
     tiny = presets.get("demo")
-    tiny["analysis"] = {"rdf_bins": 60, "rdf_r_max": 12.0}
+    tiny["analysis"].update(rdf_bins=60, rdf_r_max=12.0)
     tiny["ibi"].update(max_iterations=2, rdf_dr=0.2, equilibrate_ps=5.0, production_ps=20.0,
                        timestep_fs=10.0, p_tol=200.0)
     tiny["cg"].update(equilibrate_ps=5.0, production_ps=60.0, frame_ps=0.5, timestep_fs=10.0)
@@ -263,7 +263,7 @@ def _standin_aa_job(reference, tmp_path, monkeypatch, frames=400):
     import signac
 
     tiny = presets.get("demo")
-    tiny["analysis"] = {"rdf_bins": 60, "rdf_r_max": 12.0}
+    tiny["analysis"].update(rdf_bins=60, rdf_r_max=12.0)
     tiny["ibi"].update(max_iterations=1, rdf_dr=0.2, r_cut=11.0, equilibrate_ps=2.0, production_ps=10.0,
                        timestep_fs=10.0, p_tol=None)
     monkeypatch.setitem(presets.PRESETS, "tiny", tiny)
