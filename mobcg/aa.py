@@ -187,13 +187,24 @@ def _production(job, ctx: dict, steps: int, np: int, start_from: str | None = No
     return steps_, com, by_step  # merge_segments' float arrays
 
 
+def production_density(job, times_fs, boxes, n_molecules: int) -> analysis.Settled:
+    """The NPT block test (analysis.density_settled, the preset's density_tol) over a whole production:
+    frame times in fs, box lengths (F, 3) in Å. A production that fails it was still changing (or its
+    mean density is not known to density_tol) while D_AA and the RDF were measured."""
+    t_ps = np.asarray(times_fs, float) / 1000
+    rho = analysis.densities(n_molecules, build_molecule(jobs.molecule(job)).mass, boxes)
+    return analysis.density_settled(t_ps, rho, tol=jobs.preset(job)["analysis"]["density_tol"],
+                                    window_ps=t_ps[-1] - t_ps[0])
+
+
 def sample(job, np: int = 1, progress=print) -> None:
-    """NPT production, extended until the COM MSD is diffusive; the COM trajectory (GSD) marks it done.
+    """NPT production, extended until the COM MSD is diffusive and the density steady; the COM
+    trajectory (GSD) marks it done.
 
     Starts with aa.production_ps; while the MSD's fit window (analysis.diffusion_window) is not in
-    the diffusive regime, the run is continued from its end state (aa.production_growth times longer,
-    default 2) up to
-    aa.production_max_ps. Whether it got there is recorded by analyze (D_AA_diffusive).
+    the diffusive regime, or the production's density fails the NPT block test (production_density),
+    the run is continued from its end state (aa.production_growth times longer, default 2) up to
+    aa.production_max_ps. Whether it got there is recorded by analyze (D_AA_diffusive, density_steady).
     """
     ff, preset = jobs.forcefield(job), jobs.preset(job)
     ctx = _common(job, ff, preset)
@@ -212,12 +223,15 @@ def sample(job, np: int = 1, progress=print) -> None:
     while True:
         t = (frames[0] - frames[0][0]) * dt
         d = analysis.diffusion(t, analysis.msd_xyz(frames[1]))
-        if d.diffusive or steps >= cap:
+        density = production_density(job, t, [frames[2][int(s)][:3] for s in frames[0]], len(frames[1][0]))
+        if (d.diffusive and density.settled) or steps >= cap:
             break
         steps = min(cap, int(preset["aa"].get("production_growth", 2.0) * steps)) // ctx["frame_every"] * ctx["frame_every"]
         if progress:
-            progress(f"job {job.id}: MSD not diffusive yet (exponent {d.exponent:.2f} over "
-                     f"{d.window_ps[0]:.0f}-{d.window_ps[1]:.0f} ps); production extended to {steps * dt / 1000:.0f} ps")
+            why = [f"MSD not diffusive yet (exponent {d.exponent:.2f} over {d.window_ps[0]:.0f}-{d.window_ps[1]:.0f} ps)"
+                   ] if not d.diffusive else []
+            why += [f"density not steady yet ({density.describe()})"] if not density.settled else []
+            progress(f"job {job.id}: {'; '.join(why)}; production extended to {steps * dt / 1000:.0f} ps")
         frames = _production(job, ctx, steps, np, start_from=end)
     trajectory.write_gsd(*frames, job.fn(TRAJECTORY), dt)
     lammps.remove_restarts(job.path, "sample_aa")
@@ -237,9 +251,7 @@ def analyze(job) -> None:
     molecule = build_molecule(jobs.molecule(job))
     t, pos, boxes = trajectory.read_gsd(job.fn(TRAJECTORY))
     rho = analysis.density(pos.shape[1], molecule.mass, boxes)
-    t_ps = t / 1000
-    steady = analysis.density_settled(t_ps, analysis.densities(pos.shape[1], molecule.mass, boxes),
-                                      tol=preset["analysis"]["density_tol"], window_ps=t_ps[-1] - t_ps[0])
+    steady = production_density(job, t, boxes, pos.shape[1])
     # the preset's range, cut to whole bins below half the smallest NPT box (recorded as rdf_r_max)
     r_max, bins = analysis.rdf_range(preset["analysis"]["rdf_r_max"], preset["analysis"]["rdf_bins"], boxes)
     r, g = analysis.rdf(pos, boxes, r_max, bins)
