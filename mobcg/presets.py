@@ -2,8 +2,9 @@
 
 `demo` is demo-grade on purpose: small boxes and short runs, so the whole pipeline finishes on a
 2-core laptop in minutes; small and short, not unphysical: NPT runs until the density has settled,
-production until the MSD is diffusive (each up to a cap). `small` reproduces the published OPLS-AA
-reference on one workstation (benchmarks/reference_pipeline.py); `paper` is the published protocol.
+production until the MSD is diffusive and the density steady (each up to a cap). `small` reproduces
+the published OPLS-AA reference on one workstation (benchmarks/reference_pipeline.py); `paper` is the
+published protocol.
 Times in ps, temperature in K, pressure in atm, lengths in Å.
 """
 
