@@ -92,7 +92,9 @@ def main():
     print(f"\nreference pipeline, preset {args.preset} ({preset['n_molecules']} molecules), "
           f"{wall / 60:.1f} min on {os.cpu_count()} cores")
     print(f"  equilibration {doc['equilibration_ps']:.0f} ps NPT (settled: {doc['density_converged']}), "
-          f"production {doc['production_ps']:.0f} ps; MSD exponents AA {doc['D_AA_msd_exponent']:.2f} "
+          f"production {doc['production_ps']:.0f} ps (density {doc['density']:.3f} ± {doc['density_err']:.3f} g/cm³, "
+          f"drift {100 * doc['density_drift']:+.1f} ± {100 * doc['density_drift_err']:.1f} %, steady: "
+          f"{doc['density_steady']}); MSD exponents AA {doc['D_AA_msd_exponent']:.2f} "
           f"(diffusive: {doc['D_AA_diffusive']}), CG {doc['D_CG_msd_exponent']:.2f} ({doc['D_CG_diffusive']})")
     print(f"  IBI: {doc['ibi_iterations']} iterations, RDF deviation {100 * doc['ibi_deviation']:.2f} % "
           f"(target < 1 %), CG pressure {doc['ibi_pressure']:.0f} atm")
