@@ -193,8 +193,12 @@ def production_density(job, times_fs, boxes, n_molecules: int) -> analysis.Settl
     mean density is not known to density_tol) while D_AA and the RDF were measured."""
     t_ps = np.asarray(times_fs, float) / 1000
     rho = analysis.densities(n_molecules, build_molecule(jobs.molecule(job)).mass, boxes)
-    return analysis.density_settled(t_ps, rho, tol=jobs.preset(job)["analysis"]["density_tol"],
-                                    window_ps=t_ps[-1] - t_ps[0])
+    try:
+        return analysis.density_settled(t_ps, rho, tol=jobs.preset(job)["analysis"]["density_tol"],
+                                        window_ps=t_ps[-1] - t_ps[0])
+    except ValueError as exc:  # fewer frames than the test needs: aa.frame_ps too long for the production
+        raise jobs.StageFailed(f"job {job.id}: production density: {exc} (aa.frame_ps "
+                               f"{jobs.preset(job)['aa']['frame_ps']} ps over {t_ps[-1] - t_ps[0]:.3g} ps)") from None
 
 
 def sample(job, np: int = 1, progress=print) -> None:

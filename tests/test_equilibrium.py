@@ -285,6 +285,15 @@ def test_killed_extension_resumes_where_it_stopped(tmp_path, stage, name, cap_ps
         assert t[-1] == pytest.approx(cap_ps * 1000) and len(np.unique(t)) == len(t) == round(cap_ps / 0.05) + 1
 
 
+def test_a_production_of_too_few_frames_fails_naming_the_job(tiny):
+    project, preset = tiny
+    job = project.open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
+    _production(job, np.full(7, 0.70))
+    with pytest.raises(aa.jobs.StageFailed, match=rf"job {job.id}: production density: density series of 7 points "
+                                                  r"is too short for 4 blocks \(aa.frame_ps 0.05 ps over 0.3 ps\)"):
+        aa.analyze(job)
+
+
 def test_the_report_says_why_a_held_out_job_was_not_validated(tiny):
     """A held-out job whose production drifted stays out of the closed-loop validation, and the report
     says so, naming the flag (the demo's set 18 left the table empty without a word)."""
