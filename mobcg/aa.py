@@ -14,7 +14,7 @@ import numpy as np
 from . import analysis, jobs, lammps
 from .forcefield import NONBONDED, OPLS_AA, ForceFieldError
 from .lammps import data, trajectory
-from .molecule import MASS, box_length, build as build_molecule, packing_fraction, vdw_volume
+from .molecule import MASS, box_length, build as build_molecule, molar_mass, packing_fraction, vdw_volume
 
 AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/amu in s⁻²
 
@@ -192,7 +192,7 @@ def production_density(job, times_fs, boxes, n_molecules: int) -> analysis.Settl
     frame times in fs, box lengths (F, 3) in Å. A production that fails it was still changing (or its
     mean density is not known to density_tol) while D_AA and the RDF were measured."""
     t_ps = np.asarray(times_fs, float) / 1000
-    rho = analysis.densities(n_molecules, build_molecule(jobs.molecule(job)).mass, boxes)
+    rho = analysis.densities(n_molecules, molar_mass(jobs.molecule(job)), boxes)  # (from the graph: no 3D build)
     try:
         return analysis.density_settled(t_ps, rho, tol=jobs.preset(job)["analysis"]["density_tol"],
                                         window_ps=t_ps[-1] - t_ps[0])
