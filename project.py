@@ -90,10 +90,16 @@ def failed(job):
     return jobs.is_failed(job)
 
 
-# A failed job counts as done for every stage, so nothing retries it.
+def released(job):
+    """Imported from a data release (init.py --import): its results are there, its trajectories never were."""
+    return "released" in jobs.document(job)
+
+
+# A failed job counts as done for every stage, so nothing retries it; so does a released one, whose
+# per-job stages ran where the release was made.
 def done(condition):
     def check(job):
-        return failed(job) or condition(job)
+        return failed(job) or released(job) or condition(job)
     check.__name__ = f"{condition.__name__}_or_failed"
     return check
 

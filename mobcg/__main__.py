@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -96,9 +97,31 @@ def main(argv=None) -> int:
                    help="write the rows as CSV instead: to FILE, or to stdout without one")
     s.add_argument("--root", default=".", help="project directory (default: here)")
     s.add_argument("--analysis", default=None, help="folder with models.json and report.md (default: ROOT/analysis)")
+    c = sub.add_parser("campaign", help="run every pending job depth-first, one job per worker at low priority; "
+                                         "export each ended job into a data release and commit it")
+    c.add_argument("--root", default=".", help="project directory (default: here)")
+    c.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
+                   help="jobs at once, one MPI rank each (default: one per core)")
+    c.add_argument("--release", default=None, metavar="DIR", help="data release folder to export ended jobs into")
+    c.add_argument("--commit", action="store_true", help="git-commit the release folder after each ended job")
+    c.add_argument("--nice", type=int, default=19, help="niceness of the workers (default 19)")
+    c.add_argument("--limit", type=int, default=None, help="run at most this many jobs")
+    r = sub.add_parser("release", help="export the project's ended jobs into a data release folder")
+    r.add_argument("target", help="release folder, e.g. data/campaign-2026-12")
+    r.add_argument("--root", default=".", help="project directory (default: here)")
     args = parser.parse_args(argv)
     if args.command == "summary":
         return _summary(args)
+    if args.command == "campaign":
+        from . import campaign
+        return campaign.run(args.root, args.workers, args.release, args.commit, args.nice, limit=args.limit)
+    if args.command == "release":
+        import signac
+
+        from . import release
+        out = release.export(signac.get_project(args.root), args.target)
+        print(f"mobcg release: {args.target}: {out['jobs']} job(s), {out['finished']} finished, {out['trusted']} trusted")
+        return 0
     try:
         try:
             flat = json.loads(Path(args.params).read_text())

@@ -24,6 +24,8 @@ EQUILIBRATED = "aa_equilibrated.restart"
 TRAJECTORY = "aa_com.gsd"
 RDF = "rdf_aa.txt"
 MSD = "msd_aa.txt"
+STRESS = "stress_aa.txt"  # the production's pressure tensor in windows (Green–Kubo viscosity)
+VISCOSITY = "viscosity_aa.txt"  # its running Green–Kubo integral
 
 
 # Below this a set costs > 10× the OPLS-AA run (1 fs) and rounding would reach 0 (ZeroDivisionError):
@@ -49,14 +51,32 @@ def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0)
     return math.floor(dt * 100) / 100
 
 
+def md_settings(ff: dict, section: dict) -> dict:
+    """How the AA runs integrate (preset "aa" section): the inner time step of the bonded terms
+    (`timestep(ff)`, fs), r-RESPA's outer step for pair and k-space forces (`respa` inner steps, 1 = plain
+    velocity Verlet) as LAMMPS' `timestep`, the neighbour skin (Å), and the thermostat and barostat
+    damping times (fs: 100 and 1000 inner steps, as before r-RESPA, so they do not change with it)."""
+    inner = timestep(ff)
+    respa = int(section.get("respa", 1))
+    return {"inner_timestep": inner, "respa": respa, "timestep": round(inner * respa, 6),
+            "skin": float(section.get("skin", 2.0)), "tdamp": round(100 * inner, 6), "pdamp": round(1000 * inner, 6)}
+
+
 def _common(job, ff: dict, preset: dict) -> dict:
-    dt = timestep(ff)
-    frame_every = lammps.steps(preset["aa"]["frame_ps"], dt)
+    md = md_settings(ff, preset["aa"])
+    frame_every = lammps.steps(preset["aa"]["frame_ps"], md["timestep"])
     return {"ff": ff, "lj": NONBONDED["lj"], "special14": NONBONDED["special_lj_coul_14"],
-            "cutoff": preset["aa"]["cutoff"], "timestep": dt, "temperature": job.sp.get("temperature", 298.15),
+            "cutoff": preset["aa"]["cutoff"], **md, "temperature": job.sp.get("temperature", 298.15),
             "pressure": job.sp.get("pressure", 1.0), "job_id": job.id, "molecule": jobs.molecule(job),
             "n_molecules": preset["n_molecules"], "seed": 1 + int(job.id[:6], 16) % 900000,
-            "thermo_every": frame_every * 10, "frame_every": frame_every}
+            "thermo_every": frame_every * 10, "frame_every": frame_every,
+            # the stress windows divide a frame, so a restart (at a frame) falls between two windows
+            "stress_every": _divisor_near(frame_every, lammps.steps(preset["aa"].get("stress_ps", 0.02), md["timestep"]))}
+
+
+def _divisor_near(n: int, want: int) -> int:
+    """The largest divisor of n that is at most `want` (at least 1)."""
+    return max(d for d in range(1, max(1, min(n, want)) + 1) if n % d == 0)
 
 
 def build(job) -> None:
@@ -182,9 +202,10 @@ def _production(job, ctx: dict, steps: int, np: int, start_from: str | None = No
     try:
         steps_, com, by_step = trajectory.merge_segments(pairs)
         trajectory.checked(steps_, by_step, pairs[-1][0])
+        stress = trajectory.merge_rows([job.fn(f"sample_aa.{k}.stress") for k in segments])
     except trajectory.TrajectoryError as exc:
         raise jobs.StageFailed(f"job {job.id}: {exc}") from None
-    return steps_, com, by_step  # merge_segments' float arrays
+    return steps_, com, by_step, stress  # merge_segments' float arrays; (steps, pressure tensor rows)
 
 
 def production_density(job, times_fs, boxes, n_molecules: int) -> analysis.Settled:
@@ -237,7 +258,10 @@ def sample(job, np: int = 1, progress=print) -> None:
             why += [f"density not steady yet ({density.describe()})"] if not density.settled else []
             progress(f"job {job.id}: {'; '.join(why)}; production extended to {steps * dt / 1000:.0f} ps")
         frames = _production(job, ctx, steps, np, start_from=end)
-    trajectory.write_gsd(*frames, job.fn(TRAJECTORY), dt)
+    steps_s, stress = frames[3]
+    jobs.save_columns(job.fn(STRESS), f"t_fs pxx pyy pzz pxy pxz pyz (atm, each the mean over the {ctx['stress_every'] * dt:g} fs "
+                      "window ending at t)", steps_s * dt, *stress.T)
+    trajectory.write_gsd(*frames[:3], job.fn(TRAJECTORY), dt)
     lammps.remove_restarts(job.path, "sample_aa")
     if job.isfile(end):
         os.unlink(job.fn(end))
@@ -265,6 +289,8 @@ def analyze(job) -> None:
     d = analysis.diffusion(t, msd)
     if not np.isfinite(d.D) or d.D <= 0:
         raise jobs.StageFailed(f"job {job.id}: no diffusion (D_AA = {d.D:.3g})")
+    box = float(np.prod(boxes, axis=1).mean() ** (1 / 3))  # Å, the cube of the mean volume
+    finite_size = jobs.box_corrected(job, "AA", d, jobs.load_columns(job.fn(STRESS)), box, VISCOSITY)
     # what IBI needs from these frames (target on its grid, CG start, bead mass), computed once here:
     # run_ibi then neither reads the trajectory again nor computes the target (ibi_input.npz)
     from . import cg
@@ -278,17 +304,26 @@ def analyze(job) -> None:
                     "D_AA_axes": list(d.per_axis),
                     "D_AA_fit_window_ps": list(d.window_ps), "D_AA_msd_exponent": d.exponent,
                     "D_AA_diffusive": d.diffusive, "production_ps": round(float(t[-1]) / 1000, 3),
-                    "D_AA_err": d.err, "D_AA": d.D})
+                    "D_AA_err": d.err, **finite_size, "D_AA": d.D})
 
 
 def single_point(directory, forcefield: dict, molecule, positions: np.ndarray, length: float,
-                 n_molecules: int = 1, cutoff: float = 10.0) -> dict[str, float]:
-    """LAMMPS energies (kcal/mol) of one configuration: {'E_bond': ..., 'E_angle': ..., ...}."""
+                 n_molecules: int = 1, cutoff: float = 10.0, md: dict | None = None,
+                 forces: bool = False) -> dict[str, float]:
+    """LAMMPS energies (kcal/mol) of one configuration: {'PotEng': ..., 'E_bond': ..., ...}, through the
+    project's force-field template with the integration settings `md` (a preset's "aa" section: skin,
+    respa; default today's Verlet with a 2 Å skin). `forces`: also 'forces', the (atoms, 3) total
+    forces in kcal/mol/Å by atom id."""
     from pathlib import Path
     directory = Path(directory)
     data.write_aa(directory / "single_point.data", molecule, positions, length, n_molecules)
     script = lammps.render("aa_single_point.in", directory / "single_point.in", ff=forcefield,
                            lj=NONBONDED["lj"], special14=NONBONDED["special_lj_coul_14"], cutoff=cutoff,
-                           data_file="single_point.data", self_name="single_point.in")
+                           data_file="single_point.data", self_name="single_point.in",
+                           forces_file="single_point.forces" if forces else None,
+                           **md_settings(forcefield, md or {}))
     log = lammps.run(script, cwd=directory, job="single point", log="single_point.log")
-    return {k: float(v[-1]) for k, v in lammps.parse_log(log)[-1].items()}
+    out = {k: float(v[-1]) for k, v in lammps.parse_log(log)[-1].items()}
+    if forces:
+        out["forces"] = np.loadtxt(directory / "single_point.forces", skiprows=9)[:, 1:]
+    return out

@@ -39,8 +39,9 @@ class AggregateError(RuntimeError):
     pass
 
 
-# NPT settled; the production kept that density; both MSD fit windows diffusive
-TRUST_FLAGS = ("density_converged", "density_steady", "D_AA_diffusive", "D_CG_diffusive")
+# NPT settled; the production kept that density; both MSD fit windows diffusive; both viscosities
+# positive, so both D could be moved to an infinite box (cg.mobility_ratio)
+TRUST_FLAGS = ("density_converged", "density_steady", "D_AA_diffusive", "D_CG_diffusive", "viscosity_resolved")
 
 
 def untrusted_because(job) -> list[str]:
@@ -59,6 +60,13 @@ def finished(job) -> bool:
     if "alpha" not in doc or jobs.is_failed(job):
         return False
     return not untrusted_because(job) or bool(jobs.preset(job)["analysis"].get("waive_trust", False))
+
+
+def infinite_D(doc, model: str) -> float:
+    """D_<model>_inf of a finished job (1e-9 m²/s): the convention of the datasets, pairs and alpha.
+    A trusted job always has it (viscosity_resolved); only a preset that waives trust (tiny, tests)
+    can reach here without it, and then gets the raw D."""
+    return float(doc.get(f"D_{model}_inf", doc[f"D_{model}"]))
 
 
 def fingerprint(ids) -> str:
@@ -116,8 +124,9 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     mols = [molecule.resolve(jobs.molecule(j)) for j in job_list]
     desc = np.array([[molecule.descriptors(m)[k] for k in molecule.DESCRIPTORS] for m in mols])
     holdout = np.array([bool(j.doc.get("holdout", False)) for j in job_list])
-    d_aa = np.array([j.doc["D_AA"] for j in job_list])
-    d_cg = np.array([j.doc["D_CG"] for j in job_list])
+    # one convention: infinite-box D of both models (Yeh–Hummer with each model's own viscosity)
+    d_aa = np.array([infinite_D(j.doc, "AA") for j in job_list])
+    d_cg = np.array([infinite_D(j.doc, "CG") for j in job_list])
     alpha = np.array([j.doc["alpha"] for j in job_list])
     train = np.where(~holdout)[0]
     # Pairs among training jobs only: held-out systems must stay unseen.
@@ -395,8 +404,10 @@ def validate(job, directory, np_: int = 1) -> dict:
     files.sweep_temporaries(job.path)  # what a killed earlier attempt left
     x = forcefield.vector(jobs.forcefield(job))[None, :]
     aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
-    positions, box = cg.initial_configuration(job)
     sec = dict(jobs.preset(job)["cg"])
+    inp = cg.aa_input(job)
+    positions, box = cg.replicated(inp.positions, inp.box, sec.get("min_beads"))
+    T = float(job.sp.get("temperature", 298.15))
     results = {}
     for kind in ("structure", "mobility"):
         path = directory / "models" / f"{kind}.joblib"
@@ -408,9 +419,9 @@ def validate(job, directory, np_: int = 1) -> dict:
         r_cut = float(meta["grid"][-1])
         table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)
         try:
-            run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box,
-                              float(job.sp.get("temperature", 298.15)), sec, r_cut=r_cut, np=np_, job_id=job.id,
-                              seed=lammps.seed(job.id + kind), mass=cg.bead_mass(job), keep_raw=False)
+            run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box, T, sec, r_cut=r_cut,
+                              np=np_, job_id=job.id, seed=lammps.seed(job.id + kind), mass=inp.mass, keep_raw=False,
+                              stress_ps=sec.get("stress_ps", 0.05))
         except (lammps.LammpsError, jobs.StageFailed) as exc:
             if isinstance(exc, files.MachineError):
                 raise
@@ -421,9 +432,13 @@ def validate(job, directory, np_: int = 1) -> dict:
         r, g = analysis.rdf(pos, boxes, aa_rdf[-1, 0] + 0.5 * (aa_rdf[1, 0] - aa_rdf[0, 0]), len(aa_rdf))
         n = min(len(r), len(aa_rdf))
         _, d = cg.diffusion_of(t, pos)
+        # D of the predicted model in an infinite box, with its own viscosity (as D_CG_inf, D_AA_inf)
+        keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
+        d_inf = keys.get("D_CG_inf", d.D)
         results[f"rdf_r2_{kind}"] = datasets.rdf_r2(aa_rdf[:n, 1], np.interp(aa_rdf[:n, 0], r, g))
-        results[f"alpha_pred_{kind}"] = d.D / float(job.doc["D_AA"])
-        results[f"D_CG_pred_{kind}"] = d.D
+        results[f"alpha_pred_{kind}"] = d_inf / infinite_D(job.doc, "AA")
+        results[f"D_CG_pred_{kind}"] = d_inf
+        results[f"eta_CG_pred_{kind}"] = keys["eta_CG"]
     results["validated_with"] = models_fingerprint(directory)
     job.doc.update(results)
     return results

@@ -8,12 +8,13 @@ Units: LAMMPS real (Å, fs, kcal/mol, atm, K); D in 1e-9 m²/s.
     simulate(table, workdir, positions, box, T, section)   one CG NVT run -> CGRun (arrays)
     run_ibi(job)    IBI in <job>/ibi/, final potential -> cg_potential.{table,xvg,csv}
     sample(job)     CG production with the final potential -> cg_com.gsd
-    analyze(job)    CG RDF (vs the AA target), MSD -> D_CG, alpha = D_CG / D_AA
+    analyze(job)    CG RDF (vs the AA target), MSD -> D_CG, viscosity -> D_CG_inf, alpha = D_CG_inf / D_AA_inf
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -33,9 +34,12 @@ IBI_DIR = "ibi"
 TRAJECTORY = "cg_com.gsd"
 RDF = "rdf_cg.txt"
 MSD = "msd_cg.txt"
+STRESS = "stress_cg.txt"  # the production's pressure tensor in windows (Green–Kubo viscosity)
+VISCOSITY = "viscosity_cg.txt"  # its running Green–Kubo integral
 AA_TRAJECTORY = "aa_com.gsd"  # the AA stage's (mobcg.aa.TRAJECTORY)
 IBI_INPUT = "ibi_input.npz"  # run_ibi's input, stored by the AA analysis (save_ibi_input)
-IBI_INPUT_VERSION = 1  # raise when IBIInput's content or its computation changes: older files are ignored
+IBI_INPUT_VERSION = 2  # raise when IBIInput's content or its computation changes: older files are ignored
+# (2: g normalised by N(N-1) pairs, analysis.ideal_counts)
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
@@ -55,6 +59,12 @@ class CGRun:
     gsd: Path | None
     log: Path
     rdf: tuple | None = None  # (r, g, counts, norms) as analysis.rdf_frames, from LAMMPS (simulate's `rdf`)
+    stress: np.ndarray | None = None  # (W, 6) pressure tensor (atm) averaged over windows of stress_fs
+    stress_fs: float | None = None
+
+    def stress_rows(self) -> np.ndarray:
+        """(W, 7): the end of each window (fs from the production's start) and the pressure tensor (atm)."""
+        return np.column_stack([(np.arange(len(self.stress)) + 1) * self.stress_fs, self.stress])
 
 
 def truncated(table: tables.Table, r_cut: float) -> tuple[tables.Table, float]:
@@ -69,7 +79,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
              mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
              pressure: float | None = None, rdf: tuple[float, int] | None = None,
-             positions_out: bool = True, discard=None) -> CGRun:
+             positions_out: bool = True, discard=None, stress_ps: float | None = None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
@@ -84,6 +94,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     need only the histograms, and this spares writing, parsing and re-binning every frame's positions.
     `discard(paths)`: deletes the files the run no longer needs (its periodic restarts; with keep_raw
     False its raw outputs), default at once; IBI passes one that deletes them while the next run works.
+    `stress_ps`: the production's pressure tensor averaged over windows of this length (CGRun.stress,
+    for its Green–Kubo viscosity, CGRun.viscosity).
     """
     if not (positions_out or rdf or gsd_name):
         raise ValueError("simulate: nothing to record (positions_out False, no rdf, no gsd_name)")
@@ -106,7 +118,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
                restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
                pressure=pressure, write_positions=positions_out or gsd_name is not None,
                rdf_bins=rdf[1] if rdf else None, rdf_cutoff=f"{rdf[0]:.10g}" if rdf else None,
-               rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None)
+               rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None,
+               stress_every=lammps.steps(stress_ps, dt) if stress_ps else None)
     # Resumable: a killed run continues from the last periodic restart of its production (segments
     # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
     segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
@@ -114,6 +127,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     outputs = {kind: [workdir / f"{RUN_NAME}.{k}.{kind}" for k in segments]
                for kind, wanted in (("com", ctx["write_positions"]), ("rdf", rdf)) if wanted}
+    stress_files = [workdir / f"{RUN_NAME}.{k}.stress" for k in segments] if stress_ps else []
     try:
         merged = {kind: trajectory.merge_segments(list(zip(files, boxes_))) for kind, files in outputs.items()}
         steps, frames = _common_frames(merged)
@@ -124,10 +138,12 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
             trajectory.write_gsd(steps, frames["com"], by_step, workdir / gsd_name, dt)
         # per-frame pressure averages (every production step) of the frames this run kept
         press = np_asarray([row[3] for step, row in sorted(by_step.items()) if step <= steps[-1]])
+        stress = trajectory.merge_rows(stress_files)[1] if stress_ps else None
     except (trajectory.TrajectoryError, IndexError) as exc:
         raise jobs.StageFailed(f"job {job_id}: {exc}") from None
     # a rerun after this starts a fresh segment
-    done = [*lammps.restart_files(workdir, RUN_NAME), *(() if keep_raw else (p for f in outputs.values() for p in f))]
+    done = [*lammps.restart_files(workdir, RUN_NAME),
+            *(() if keep_raw else (p for f in [*outputs.values(), stress_files] for p in f))]
     (discard or unlink_all)(done)
     # the arrays read_gsd would give, without reading the GSD back (float64, not GSD's float32)
     times = (np_asarray(steps) - steps[0]) * dt
@@ -135,7 +151,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     gsd = workdir / gsd_name if gsd_name is not None else None
     histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, len(positions)) if rdf else None
     return CGRun(times, np_asarray(frames["com"]) if "com" in frames else None, boxes, float(press.mean()),
-                 _block_error(press), gsd, log, histograms)
+                 _block_error(press), gsd, log, histograms, stress,
+                 ctx["stress_every"] * dt if stress_ps else None)
 
 
 def unlink_all(paths) -> None:
@@ -192,6 +209,20 @@ def bead_mass(job) -> float:
     """The CG bead's mass: the job's molecule's molar mass (g/mol; one bead per molecule)."""
     from .molecule import molar_mass
     return molar_mass(jobs.molecule(job))
+
+
+def replicated(positions: np.ndarray, box, min_beads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The configuration (positions in [0, L), box) tiled k × k × k times, k the smallest with at least
+    `min_beads` beads (None or fewer than the beads there: unchanged). Each tile is the AA liquid's own
+    periodic configuration, so the local structure is the AA one from the first step; the copies part
+    within picoseconds (independent velocities) while the CG equilibration runs."""
+    positions, box = np_asarray(positions), np_asarray(box)
+    n = len(positions)
+    k = 1 if not min_beads or n >= min_beads else int(math.ceil((min_beads / n) ** (1 / 3) - 1e-9))
+    if k == 1:
+        return positions, box
+    shifts = np.indices((k, k, k)).reshape(3, -1).T * box
+    return (positions[None, :, :] + shifts[:, None, :]).reshape(-1, 3), box * k
 
 
 def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
@@ -374,10 +405,15 @@ def ibi_input(job, section: dict | None = None, frames=None) -> IBIInput:
 
 def _ibi_input_key(job, section: dict) -> str:
     """What a cached IBIInput depends on beyond the statepoint: the IBI grid (r_cut, rdf_dr) and the
-    AA trajectory it came from (size and mtime of aa_com.gsd; OSError when it is missing)."""
-    st = os.stat(job.fn(AA_TRAJECTORY))
+    AA trajectory it came from (size and mtime of aa_com.gsd; "released" where a data release brought
+    the job without it, see mobcg.release: then the stored input is the only one there is)."""
+    try:
+        st = os.stat(job.fn(AA_TRAJECTORY))
+        source = f"{st.st_size}:{st.st_mtime_ns}"
+    except FileNotFoundError:
+        source = "released"
     return (f"v{IBI_INPUT_VERSION} r_cut={float(section['r_cut'])!r} rdf_dr={float(section.get('rdf_dr', 0.1))!r} "
-            f"{AA_TRAJECTORY}={st.st_size}:{st.st_mtime_ns}")
+            f"{AA_TRAJECTORY}={source}")
 
 
 def save_ibi_input(job, frames=None, section: dict | None = None) -> IBIInput:
@@ -399,7 +435,8 @@ def cached_ibi_input(job, section: dict | None = None) -> IBIInput | None:
     sec = section if section is not None else jobs.preset(job)["ibi"]
     try:
         with np.load(job.fn(IBI_INPUT), allow_pickle=False) as z:
-            if str(z["key"]) != _ibi_input_key(job, sec):
+            key, stored = _ibi_input_key(job, sec), str(z["key"])
+            if stored != key and not (key.endswith("=released") and stored.rsplit("=", 1)[0] == key.rsplit("=", 1)[0]):
                 return None
             return IBIInput(np.array(z["r"]), np.array(z["g"]), float(z["noise"]), np.array(z["positions"]),
                             np.array(z["box"]), float(z["mass"]))
@@ -428,11 +465,20 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     return result
 
 
+def aa_input(job, section: dict | None = None) -> IBIInput:
+    """The job's IBIInput: stored by the AA analysis (ibi_input.npz) when current, else computed from
+    aa_com.gsd (section: the preset's "ibi")."""
+    sec = section if section is not None else jobs.preset(job)["ibi"]
+    return cached_ibi_input(job, sec) or ibi_input(job, sec)
+
+
 def _run_ibi(job, np, progress, models, background):
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
-    inp = cached_ibi_input(job, sec) or ibi_input(job, sec)
-    positions, box, r, g_target, target_noise = inp.positions, inp.box, inp.r, inp.g, inp.noise
+    inp = aa_input(job, sec)
+    r, g_target, target_noise = inp.r, inp.g, inp.noise
+    # IBI's CG box as large as the preset allows (ibi.min_beads), the target unchanged
+    positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
     background.submit(job.doc.__setitem__, "ibi_target_noise", target_noise)
     directory = Path(job.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
@@ -478,7 +524,9 @@ def sample(job, np: int = 1, progress=print) -> CGRun:
     sec = dict(jobs.preset(job)["cg"])
     cap = float(sec.get("production_max_ps", sec["production_ps"]))
     table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
-    positions, box = initial_configuration(job)
+    inp = aa_input(job)
+    # at the paper's size (cg.min_beads, 1000): a small box slows a low-viscosity CG liquid more than the AA
+    positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
     r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
     work = Path(job.fn("cg_run"))
     # a killed longer rerun continues at the length it was asked for
@@ -486,8 +534,8 @@ def sample(job, np: int = 1, progress=print) -> CGRun:
     sec["production_ps"] = max(float(sec["production_ps"]), asked)
     while True:
         run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
-                       r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=bead_mass(job),
-                       keep_raw=False)
+                       r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=inp.mass,
+                       keep_raw=False, stress_ps=sec.get("stress_ps", 0.05))
         _, d = diffusion_of(run.times, run.positions)
         if d.diffusive or sec["production_ps"] >= cap:
             break
@@ -502,8 +550,15 @@ def sample(job, np: int = 1, progress=print) -> CGRun:
         job.doc["D_CG_perturbed"] = potential_error(job, run, sec, positions, box, r_cut, np=np, progress=progress)
     elif "D_CG_perturbed" in job.doc:
         del job.doc["D_CG_perturbed"]  # from an earlier run with other settings
+    save_stress(job.fn(STRESS), run)
     os.replace(run.gsd, job.fn(TRAJECTORY))
     return run
+
+
+def save_stress(path, run: CGRun) -> None:
+    """A run's pressure tensor windows (t in fs from the production's start, six components in atm)."""
+    jobs.save_columns(path, f"t_fs pxx pyy pzz pxy pxz pyz (atm, each the mean over the {run.stress_fs:g} fs window "
+                      "ending at t)", *run.stress_rows().T)
 
 
 def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float, np: int = 1,
@@ -556,7 +611,8 @@ def diffusion_of(times, positions) -> tuple[np.ndarray, analysis.Diffusion]:
 
 
 def analyze(job, before_done=None) -> None:
-    """CG RDF (deviation from the AA target), MSD → D_CG ± err, alpha = D_CG/D_AA ± err.
+    """CG RDF (deviation from the AA target), MSD → D_CG ± err, the CG viscosity (Green–Kubo) and
+    D_CG_inf (Yeh–Hummer), alpha = D_CG_inf / D_AA_inf ± err (mobility_ratio).
 
     Done marker: job.doc["alpha"] (set last; `before_done(job)`, e.g. the figures, runs just before it,
     so a kill in between leaves the stage undone instead of done without figures)."""
@@ -575,23 +631,43 @@ def analyze(job, before_done=None) -> None:
     jobs.save_columns(job.fn(MSD), "t_fs msd_x msd_y msd_z (angstrom^2)", t, msd)
     if not np.isfinite(d.D) or d.D <= 0:
         raise jobs.StageFailed(f"job {job.id}: no CG diffusion (D_CG = {d.D:.3g})")
-    d_aa, e_aa = float(job.doc["D_AA"]), float(job.doc.get("D_AA_err", 0.0))
     # D_CG's error: the spread of its three axes (2 degrees of freedom: in the demo it was a third of
     # the scatter between seeds) or, where sample ran the two perturbed runs, the scatter of D over the
     # three runs, whose trajectories and potentials (within the target's noise) differ: the larger
     perturbed = job.doc.get("D_CG_perturbed")
     e_runs = float(np.std([d.D, *perturbed], ddof=1)) if perturbed else None
     err = max(d.err, e_runs or 0.0)
-    alpha = d.D / d_aa
-    alpha_err = alpha * math.hypot(err / d.D, e_aa / d_aa)
+    box = float(np.prod(boxes, axis=1).mean() ** (1 / 3))
+    finite_size = jobs.box_corrected(job, "CG", dataclasses.replace(d, err=err), jobs.load_columns(job.fn(STRESS)),
+                                     box, VISCOSITY)
     job.doc.update({"cg_rdf_deviation": float(dev), "D_CG_axes": list(d.per_axis),
                     "D_CG_fit_window_ps": [float(x) for x in d.window_ps], "D_CG_msd_exponent": d.exponent,
                     "D_CG_diffusive": d.diffusive, "cg_production_ps": round(float(t[-1]) / 1000, 3),
-                    "D_CG": d.D, "D_CG_err_axes": d.err, "D_CG_err_runs": e_runs, "D_CG_err": err,
-                    "alpha_err": alpha_err})
+                    "n_beads": int(pos.shape[1]), "D_CG": d.D, "D_CG_err_axes": d.err, "D_CG_err_runs": e_runs,
+                    "D_CG_err": err, **finite_size})
+    ratio = mobility_ratio(dict(job.doc))
+    alpha = ratio.pop("alpha")
+    job.doc.update(ratio)
     if before_done is not None:
         before_done(job)
     job.doc["alpha"] = alpha
+
+
+def mobility_ratio(doc: dict) -> dict:
+    """alpha = D_CG / D_AA from a job document's D values: `alpha` ± `alpha_err` from the infinite-box
+    D of both models (the convention of alpha, the datasets and the pairs), `alpha_raw` from the
+    measured ones (in boxes of different sizes: AA box_AA, CG box_CG), and `viscosity_resolved`, false
+    where either model's Green–Kubo viscosity came out ≤ 0 (no correction: alpha is then the raw
+    ratio, and the job is untrusted, aggregate.TRUST_FLAGS)."""
+    raw = doc["D_CG"] / doc["D_AA"]
+    resolved = "D_AA_inf" in doc and "D_CG_inf" in doc
+    if resolved:
+        a, b, ea, eb = doc["D_CG_inf"], doc["D_AA_inf"], doc["D_CG_inf_err"], doc["D_AA_inf_err"]
+    else:
+        a, b, ea, eb = doc["D_CG"], doc["D_AA"], doc["D_CG_err"], doc.get("D_AA_err", 0.0)
+    alpha = a / b
+    return {"alpha_raw": raw, "alpha": alpha, "alpha_err": alpha * math.hypot(ea / a, eb / b),
+            "viscosity_resolved": resolved}
 
 
 def ibi_label(job) -> str | None:

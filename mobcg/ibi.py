@@ -53,7 +53,8 @@ _ITER_RE = re.compile(r"^iteration_(\d+)\.npz$")
 __all__ = [
     "KB", "kB", "G_MIN", "ATM", "METHODS", "pmf_start", "update", "newton_update", "extend_core",
     "imc_jacobian", "virial_pressure_change", "pressure_amplitude", "pressure_correction",
-    "deviation", "Sample", "halves_noise", "IBIIteration", "IBIState", "IBIResult", "load_history", "run_ibi",
+    "deviation", "Sample", "halves_noise", "IBIIteration", "IBIState", "IBIResult", "load_history", "read_iteration",
+    "run_ibi",
 ]
 
 
@@ -378,6 +379,11 @@ def _write_iteration(directory: Path, it: IBIIteration) -> Path:
         deviation=np.float64(it.deviation), U_next=it.U_next, pressure_A=np.float64(it.pressure_A),
         noise=np.float64(it.noise)))
     return path
+
+
+def read_iteration(path: Path) -> IBIIteration:
+    """One finished iteration's record (iteration_XXX.npz); ValueError if it is inconsistent."""
+    return _read_iteration(Path(path))
 
 
 def _read_iteration(path: Path) -> IBIIteration:

@@ -67,6 +67,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--molecule", default=DEFAULT, metavar="SMILES|NAME",
                         help=f"the alkane: a SMILES (acyclic, saturated, with a chain of four carbons) or one of "
                              f"{', '.join(SMILES)} (default {DEFAULT}); the statepoint's 'molecule'")
+    parser.add_argument("--import", dest="release", default=None, metavar="RELEASE",
+                        help="bring a data release (e.g. data/campaign-2026-12) into the project instead of "
+                             "drawing sets: its finished jobs count as done, `python project.py run` then builds "
+                             "the datasets, models and report from them (mobcg.release)")
     parser.add_argument("--root", default=".", help="project directory (default: here)")
     return parser.parse_args(argv)
 
@@ -95,7 +99,8 @@ def plan(args) -> list[tuple[dict, bool]]:
     check_runnable(nest(stiffest), "--box" if args.box else "sampling box")
     drawn = sample(n, args.seed, box)
     n_holdout = int(round(args.holdout * n))
-    todo = [(statepoint(ff, args.preset, molecule=args.molecule), i < n_holdout) for i, ff in enumerate(drawn)]
+    todo = [(statepoint(ff, args.preset, molecule=args.molecule), i < n_holdout, {"draw": "random", "draw_seed": args.seed})
+            for i, ff in enumerate(drawn)]
     for path in args.params:
         try:
             with open(path) as fh:
@@ -109,16 +114,16 @@ def plan(args) -> list[tuple[dict, bool]]:
         ff = nest_checked(flat, path)
         check_near_box(flatten(ff), box, f"--params {path}")
         check_runnable(ff, f"--params {path}")
-        todo.append((statepoint(ff, args.preset, molecule=args.molecule), False))
+        todo.append((statepoint(ff, args.preset, molecule=args.molecule), False, {"draw": "params"}))
     todo += published_sets(args)
     if not args.no_reference:
-        todo.append((statepoint(OPLS_AA, args.preset, molecule=args.molecule), False))
+        todo.append((statepoint(OPLS_AA, args.preset, molecule=args.molecule), False, {"draw": "reference"}))
     if args.suggest:
         if args.molecule != DEFAULT:
             raise ForceFieldError(f"--suggest with --molecule {args.molecule}: the suggesting models know "
                                   f"{DEFAULT} only")
         from . import suggest
-        todo += [(statepoint(ff, args.preset, molecule=args.molecule), False, doc) for ff, doc in
+        todo += [(statepoint(ff, args.preset, molecule=args.molecule), False, doc | {"draw": "suggested"}) for ff, doc in
                  suggest.suggest(args.suggest, args.seed, box, args.root, [t[0] for t in todo])]
     return todo
 
@@ -173,12 +178,22 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
         ff = nest_checked(dict(zip(PARAMETER_NAMES, (float(x) for x in ref.X[i]))), f"published set {ref.ids[i]}")
         numbers = {"id": ref.ids[i], "D_AA": float(ref.D_AA[i]), "D_CG": float(ref.D_CG[i]),
                    "alpha": float(ref.alpha[i]), "source": "Bag, Meinel, Müller-Plathe, JCTC 2022"}
-        out.append((statepoint(ff, args.preset, molecule=args.molecule), k < n_holdout, {"published": numbers}))
+        out.append((statepoint(ff, args.preset, molecule=args.molecule), k < n_holdout,
+                    {"published": numbers, "draw": "published"}))
     return out
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.release:
+        from .release import ReleaseError, import_release
+        try:
+            import_release(signac.init_project(args.root), args.release,
+                           progress=lambda line: print(f"init.py: {line}"))
+        except ReleaseError as exc:
+            print(f"init.py: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         todo = plan(args)
     except (ForceFieldError, MoleculeError, presets.PresetError, PublishedModelError) as exc:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
+import platform
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -195,6 +200,7 @@ def failures(job, stage: str):
     an earlier, killed attempt left (files.sweep_temporaries).
     """
     files.sweep_temporaries(job.path)
+    started = time.monotonic()
     try:
         yield
     except files.MachineError:
@@ -212,6 +218,10 @@ def failures(job, stage: str):
             files.write_text(job.fn(TRACEBACK), traceback.format_exc())
         _mark_failed(job, stage, f"job {job.id}: unexpected {type(exc).__name__} in {stage}: {exc} "
                                  f"(traceback in {TRACEBACK})")
+    else:
+        # how long each stage took, and with what code, LAMMPS and machine (a data release's provenance)
+        job.doc.update({"wall_s": dict(job.doc.get("wall_s", {})) | {stage: round(time.monotonic() - started, 1)},
+                        "provenance": provenance()})
 
 
 TRACEBACK = "failure_traceback.txt"
@@ -228,6 +238,46 @@ def _mark_failed(job, stage: str, reason: str) -> None:
         raise files.DiskFull(f"job {job.id}: {stage}: disk full in {job.path}; free some space and rerun")
     job.doc.update({"failed": True, "failure_reason": reason, "failed_stage": stage})
     print(f"job {job.id}: {stage} failed: {reason}", flush=True)
+
+
+def box_corrected(job, model: str, d, stress, box: float, curve: str) -> dict:
+    """analysis.box_corrected for this job's temperature, its running Green–Kubo integral saved to
+    `curve` (t_ps, eta, err in mPa·s); StageFailed naming the job when the run is too short for it."""
+    from . import analysis
+    try:
+        keys, eta = analysis.box_corrected(model, d, stress, box, float(job.sp.get("temperature", presets.TEMPERATURE)))
+    except ValueError as exc:
+        raise StageFailed(f"job {job.id}: {model} viscosity: {exc}") from None
+    save_columns(job.fn(curve), "t_ps eta_mPa_s err_mPa_s (running Green-Kubo integral, block mean and error)",
+                 eta.running_t_ps, eta.running, eta.running_err)
+    return keys
+
+
+@functools.lru_cache(maxsize=None)
+def provenance() -> dict:
+    """Where this process's results come from: the code's commit (with "+modified" when tracked files
+    differ from it), the LAMMPS version, the machine (name, processor, cores)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "mobcg", "project.py"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        commit += "+modified" if dirty else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    from . import lammps
+    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
+               platform.processor() or "?")
+    return {"commit": commit, "lammps": lammps.version(),
+            "machine": f"{platform.node()}: {cpu}, {os.cpu_count()} cores"}
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
 
 
 def save_columns(path: str | os.PathLike, header: str, *columns, durable: bool = True) -> None:

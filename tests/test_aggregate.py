@@ -172,7 +172,9 @@ def test_datasets_pair_each_parameter_set_with_its_own_potential_and_rdfs(finish
         cg_ = np.loadtxt(job.fn("rdf_cg.txt"))
         assert np.allclose(data["rdf_aa"][i], np.interp(data["r_rdf"], aa[:, 0], aa[:, 1]), atol=1e-6)
         assert np.allclose(data["rdf_cg"][i], np.interp(data["r_rdf"], cg_[:, 0], cg_[:, 1]), atol=1e-6)
-        assert (data["D_AA"][i], data["D_CG"][i]) == (job.doc["D_AA"], job.doc["D_CG"])
+        # one convention: the infinite-box D of both models (Yeh–Hummer with each one's own viscosity)
+        assert (data["D_AA"][i], data["D_CG"][i]) == (job.doc["D_AA_inf"], job.doc["D_CG_inf"])
+        assert data["alpha"][i] == job.doc["alpha"] == pytest.approx(job.doc["D_CG_inf"] / job.doc["D_AA_inf"])
         assert bool(data["holdout"][i]) == bool(job.doc.get("holdout", False))
     # the check has teeth: any two jobs' potentials and RDFs differ by more than its tolerances,
     # and each job's AA and CG RDFs differ too (a swap would be seen)
@@ -247,7 +249,10 @@ def test_validation_simulates_and_scores_the_exact_potential_high_and_a_wrong_on
         scores[name] = _r2(aa[:m, 1], rdf.rdf)
         print(name, results, "own", r2_own, "freud", scores[name])
         assert results["rdf_r2_structure"] == pytest.approx(scores[name], abs=0.05)
-        assert results["alpha_pred_structure"] == pytest.approx(results["D_CG_pred_structure"] / job.doc["D_AA"])
+        # alpha of the prediction in the datasets' convention: infinite-box D of both models, the
+        # predicted CG model's with its own Green–Kubo viscosity from this run
+        assert results["eta_CG_pred_structure"] > 0
+        assert results["alpha_pred_structure"] == pytest.approx(results["D_CG_pred_structure"] / job.doc["D_AA_inf"])
     assert scores["exact"] > 0.9 and scores["exact"] == pytest.approx(r2_own, abs=0.05)
     assert scores["wrong"] < 0.75 and scores["exact"] - scores["wrong"] > 0.2
 

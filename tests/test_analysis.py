@@ -66,8 +66,8 @@ def test_rdf_refuses_a_range_past_half_the_box_and_rdf_range_cuts_to_whole_bins(
     assert analysis.rdf_range(9.0, 90, boxes) == (9.0, 90)
 
 
-def test_rdf_from_lammps_recovers_pair_counts_and_uses_freuds_normalisation():
-    """LAMMPS' g is counts / (n(n-1) shell / V): counts come back exactly, norms are n² shell / V."""
+def test_rdf_from_lammps_recovers_pair_counts_and_normalises_by_ordered_pairs():
+    """LAMMPS' g is counts / (n(n-1) shell / V): counts come back exactly, norms are n(n-1) shell / V."""
     n, bins, r_max = 10, 4, 2.0
     boxes = np.array([[10.0, 10.0, 10.0], [10.0, 10.0, 20.0]])
     shell = 4 / 3 * np.pi * np.array([0.5 ** 3, 1.0 - 0.5 ** 3, 1.5 ** 3 - 1.0, 8.0 - 1.5 ** 3])
@@ -76,14 +76,14 @@ def test_rdf_from_lammps_recovers_pair_counts_and_uses_freuds_normalisation():
     r, g, c, norms = analysis.rdf_from_lammps(g_lammps, r_max, boxes, n)
     np.testing.assert_allclose(r, [0.25, 0.75, 1.25, 1.75])
     np.testing.assert_array_equal(c, counts)
-    np.testing.assert_allclose(norms, n ** 2 * shell / np.prod(boxes, axis=1)[:, None])
+    np.testing.assert_allclose(norms, n * (n - 1) * shell / np.prod(boxes, axis=1)[:, None])
     np.testing.assert_allclose(g, counts.sum(0) / norms.sum(0))
 
 
 @pytest.mark.parametrize("order", [(30.0, 33.0), (33.0, 30.0)])
 def test_rdf_of_an_npt_trajectory_normalises_each_frame_by_its_own_volume(order):
-    """Uniform points in a box that changes size (NPT): g = (N-1)/N at every r, whichever volume
-    comes last. freud's accumulated g divides by the last frame's volume: 1.155 or 0.869 here, and
+    """Uniform points in a box that changes size (NPT): g = 1 at every r (normalised by the N(N-1)
+    ordered pairs, so a 125-point box and a 1000-point one agree), whichever volume comes last. freud's accumulated g divides by the last frame's volume: 1.155 or 0.869 here, and
     2.5 % low on the small preset's AA target, which held IBI at 2.6 % deviation."""
     rng = np.random.default_rng(3)
     n, per = 125, 200
@@ -92,8 +92,8 @@ def test_rdf_of_an_npt_trajectory_normalises_each_frame_by_its_own_volume(order)
     boxes = np.repeat(lengths[:, None], 3, axis=1)
     r, g = analysis.rdf(pos, boxes, 14.0, 28)
     # ordered pairs per bin ≥ 2 × 200 × 125² × 4π r² dr / V ≈ 4e4 beyond 5 Å: ±0.5 % per bin
-    np.testing.assert_allclose(g[r > 5.0], (n - 1) / n, rtol=0.02)
-    assert g[r > 5.0].mean() == pytest.approx((n - 1) / n, rel=0.003)
+    np.testing.assert_allclose(g[r > 5.0], 1.0, rtol=0.02)
+    assert g[r > 5.0].mean() == pytest.approx(1.0, rel=0.003)
     _, g_f, counts, norms = analysis.rdf_frames(pos, boxes, 14.0, 28)
     np.testing.assert_allclose(norms[:per].sum(0) / norms[per:].sum(0), (order[1] / order[0]) ** 3, rtol=1e-12)
 

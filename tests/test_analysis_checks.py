@@ -64,9 +64,9 @@ def test_rdf_frames_gives_each_frames_pair_counts_and_ideal_gas_norms():
         assert norms[f] / shells == pytest.approx(np.full(bins, norms[f, 0] / shells[0]), rel=1e-5)
     assert norms[0] == pytest.approx(norms[1], rel=1e-12)
     assert norms[2] / norms[0] == pytest.approx(np.full(bins, 1000.0 / 1728.0), rel=1e-9)
-    # one box size: freud's ideal-gas count n² shell / V
+    # one box size: the ideal-gas count of ordered pairs n(n-1) shell / V
     r, g, counts, norms = analysis.rdf_frames(pos[:2], boxes[:2], r_max, bins)
-    assert norms == pytest.approx(np.repeat((n * n * shells / 1000.0)[None], 2, axis=0), rel=1e-5)
+    assert norms == pytest.approx(np.repeat((n * (n - 1) * shells / 1000.0)[None], 2, axis=0), rel=1e-5)
 
 
 def test_rdf_frames_of_frames_without_pairs_in_range():
@@ -75,7 +75,7 @@ def test_rdf_frames_of_frames_without_pairs_in_range():
     r, g, counts, norms = analysis.rdf_frames(pos, boxes, 4.0, 4)
     assert np.all(counts == 0) and np.all(g == 0)
     shells = 4 / 3 * np.pi * (np.arange(1, 5) ** 3 - np.arange(4) ** 3)  # Å³, bins of 1 Å
-    assert norms == pytest.approx(np.repeat((2 ** 2 * shells / 8000.0)[None], 2, axis=0), rel=1e-12)  # n² shell / V
+    assert norms == pytest.approx(np.repeat((2 * 1 * shells / 8000.0)[None], 2, axis=0), rel=1e-12)  # n(n-1) shell / V
 
 
 def test_rdf_range_cuts_at_half_the_box_exclusive():
@@ -287,7 +287,7 @@ def test_rdf_frames_reads_freuds_constant_off_a_single_sampled_bin():
     assert counts[0].tolist() == [0, 2, 0, 0, 0, 0, 0, 0]
     assert 0 < g[1] < 1 and np.count_nonzero(g) == 1
     edges = np.linspace(0, 4.0, 9)
-    ideal = 126 ** 2 * 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3) / 25.0 ** 3
+    ideal = 126 * 125 * 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3) / 25.0 ** 3
     assert norms[0] == pytest.approx(ideal, rel=1e-5)
 
 

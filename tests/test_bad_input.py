@@ -322,7 +322,7 @@ def test_init_at_and_beyond_every_corner_of_the_box(tmp_path, name):
             with pytest.raises(forcefield.ForceFieldError, match=name):
                 _plan(sets, flat)
             continue
-        [(sp, _)] = _plan(sets, flat)
+        [(sp, *_)] = _plan(sets, flat)
         job = project.open_job(sp).init()
         jobs.check_statepoint(job)  # accepted by init => usable by every operation
         assert aa.timestep(jobs.forcefield(job)) >= aa.MIN_TIMESTEP
@@ -331,7 +331,7 @@ def test_init_at_and_beyond_every_corner_of_the_box(tmp_path, name):
 def test_init_stiffest_corner_runs_and_a_stiffer_box_is_refused(tmp_path):
     width = {k: hi - lo for k, (lo, hi) in forcefield.SAMPLING_BOX.items()}
     stiffest = OPLS | {k: forcefield.SAMPLING_BOX[k][1] + width[k] for k in ("K_CC", "K_CH")}
-    [(sp, _)] = _plan(tmp_path, stiffest)
+    [(sp, *_)] = _plan(tmp_path, stiffest)
     assert aa.timestep(sp["forcefield"]) == pytest.approx(0.47)
     # A --box of the user's own moves the allowed range, but a time step < 0.1 fs is never accepted.
     box = tmp_path / "box.json"
@@ -339,7 +339,7 @@ def test_init_stiffest_corner_runs_and_a_stiffer_box_is_refused(tmp_path):
     with pytest.raises(forcefield.ForceFieldError, match="too stiff to simulate"):
         _plan(tmp_path, OPLS, "--box", str(box))
     box.write_text(json.dumps({"K_CH": [20, 5000]}))
-    [(sp, _)] = _plan(tmp_path, OPLS | {"K_CH": 5900.0}, "--box", str(box))
+    [(sp, *_)] = _plan(tmp_path, OPLS | {"K_CH": 5900.0}, "--box", str(box))
     assert aa.timestep(sp["forcefield"]) >= aa.MIN_TIMESTEP
 
 

@@ -53,7 +53,7 @@ def reference(tmp_path_factory):
     table = tables.Table.from_potential(grid, known(grid))
     started = time.monotonic()
     run = cg.simulate(table, tmp_path_factory.mktemp("reference"), lattice(), [L] * 3, T,
-                      dict(RUN, equilibrate_ps=20.0, production_ps=800.0), r_cut=R_CUT)
+                      dict(RUN, equilibrate_ps=20.0, production_ps=800.0), r_cut=R_CUT, stress_ps=0.05)
     run.seconds = time.monotonic() - started
     return run
 
@@ -272,6 +272,7 @@ def _standin_aa_job(reference, tmp_path, monkeypatch, frames=400):
     with gsd.hoomd.open(job.fn("aa_com.gsd"), "w") as traj:
         for k in range(frames):
             traj.append(trajectory.frame(reference.positions[k], reference.boxes[k], int(k * 50), 10.0))
+    cg.save_stress(job.fn("stress_aa.txt"), reference)  # its pressure tensor: the AA viscosity
     return job, tiny
 
 
@@ -422,7 +423,7 @@ def test_lammps_binned_rdf_equals_freud_on_the_same_frames(tmp_path):
     """The IBI iterations take their pair histograms from LAMMPS (compute rdf, no positions written):
     on the same run, they must be freud's histograms of the written positions, pair for pair
     (positions are printed to 6 digits, so a pair on a bin edge may move by one bin), with freud's
-    n² normalisation, which the AA target uses."""
+    normalisation by N(N-1) ordered pairs, which the AA target uses."""
     grid = tables.PAPER_GRID[tables.PAPER_GRID <= R_CUT + 0.01]
     r_max, bins = 0.49 * L, 60
     run = cg.simulate(tables.Table.from_potential(grid, known(grid)), tmp_path, lattice(), [L] * 3, T,
@@ -436,8 +437,8 @@ def test_lammps_binned_rdf_equals_freud_on_the_same_frames(tmp_path):
     np.testing.assert_allclose(norms, norms_f, rtol=1e-5)
     assert np.abs(counts - counts_f).max() <= 4 and abs(counts.sum() - counts_f.sum()) <= 4
     assert ibi.deviation(r, g, g_f) < 2e-4
-    # freud's normalisation: far from a bead the pair density of N beads is (N - 1) / N of N/V
-    assert g[r > 0.8 * r_max].mean() == pytest.approx((N - 1) / N, abs=0.03)
+    # N(N-1) ordered pairs: far from a bead g is 1 whatever N (freud's own N² would give (N - 1) / N)
+    assert g[r > 0.8 * r_max].mean() == pytest.approx(1.0, abs=0.03)
 
 
 def test_ibi_runs_write_no_positions(tmp_path):

@@ -195,9 +195,13 @@ def test_untrusted_jobs_stay_out_of_the_datasets(tiny):
     preset["analysis"]["waive_trust"] = False
     job = project.open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
     job.doc.update({"alpha": 6.0, "density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": False})
-    # a job analysed before the production's density was checked lacks density_steady: not trusted either
-    assert not aggregate.finished(job) and aggregate.untrusted_because(job) == ["density_steady", "D_CG_diffusive"]
+    # a job analysed before the production's density was checked lacks density_steady, one analysed before
+    # the viscosities were measured lacks viscosity_resolved (its D have no box correction): not trusted either
+    assert not aggregate.finished(job)
+    assert aggregate.untrusted_because(job) == ["density_steady", "D_CG_diffusive", "viscosity_resolved"]
     job.doc.update({"D_CG_diffusive": True, "density_steady": True})
+    assert aggregate.untrusted_because(job) == ["viscosity_resolved"] and not aggregate.finished(job)
+    job.doc["viscosity_resolved"] = True
     assert aggregate.finished(job)
 
 
@@ -210,6 +214,9 @@ def _production(job, rho, seed=5):
     com = np.cumsum(rng.normal(scale=np.sqrt(2e-4 * 50), size=(len(rho), n, 3)), axis=0) + rng.uniform(0, 19, (1, n, 3))
     steps = np.arange(len(rho)) * 50
     aa.trajectory.write_gsd(steps, com, {int(s): [L, L, L] for s, L in zip(steps, lengths)}, job.fn(aa.TRAJECTORY), 1.0)
+    # the production's pressure tensor in 50 fs windows (white noise, atm): the viscosity is not tested here
+    stress = rng.normal(scale=300.0, size=(len(rho), 6))
+    np.savetxt(job.fn(aa.STRESS), np.column_stack([steps + 50, stress]))
 
 
 def test_a_production_still_densifying_is_flagged_and_its_density_has_an_error(tiny):
@@ -231,7 +238,8 @@ def test_a_production_still_densifying_is_flagged_and_its_density_has_an_error(t
     aa.analyze(densifying)
     assert densifying.doc["density_steady"] is False
     assert densifying.doc["density_drift"] == pytest.approx(0.04 / 0.68, abs=0.005)
-    densifying.doc.update({"alpha": 6.0, "density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True})
+    densifying.doc.update({"alpha": 6.0, "density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True,
+                           "viscosity_resolved": True})
     preset["analysis"]["waive_trust"] = False
     assert aggregate.untrusted_because(densifying) == ["density_steady"] and not aggregate.finished(densifying)
 
@@ -277,7 +285,8 @@ def test_killed_extension_resumes_where_it_stopped(tmp_path, stage, name, cap_ps
     done = subprocess.run(cmd, capture_output=True, text=True)
     if stage == "equilibrate":  # the tolerance cannot be met: it ends at the cap, naming the drift
         assert "did not settle within 3 ps" in done.stderr, done.stderr[-500:]
-        t, rho, _ = aa._npt_series(job, sorted(int(p.name.split(".")[1]) for p in Path(job.path).glob(f"{name}.*.in")), 1.0)
+        dt = aa.md_settings(forcefield.OPLS_AA, presets.PRESETS["tiny"]["aa"])["timestep"]  # LAMMPS' (outer) step
+        t, rho, _ = aa._npt_series(job, sorted(int(p.name.split(".")[1]) for p in Path(job.path).glob(f"{name}.*.in")), dt)
         assert t[-1] == pytest.approx(cap_ps) and len(np.unique(t)) == len(t) == round(cap_ps / 0.02) + 1
     else:
         assert done.returncode == 0, done.stderr[-500:]
@@ -300,7 +309,7 @@ def test_the_report_says_why_a_held_out_job_was_not_validated(tiny):
     from mobcg import report
     project, preset = tiny
     preset["analysis"]["waive_trust"] = False
-    flags = {"density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True}
+    flags = {"density_converged": True, "D_AA_diffusive": True, "D_CG_diffusive": True, "viscosity_resolved": True}
     drifted, running, done = (project.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=k)).init() for k in range(3))
     drifted.doc.update(dict(flags, holdout=True, alpha=2.1, density_steady=False))
     running.doc.update(holdout=True)

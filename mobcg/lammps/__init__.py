@@ -11,6 +11,7 @@ Executables: ``MOBCG_LMP`` (e.g. a cluster's ``lmp_mpi``) and ``MOBCG_MPIRUN`` (
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -187,6 +188,17 @@ def check_styles(lmp_argv: list[str]) -> None:
                              f"{'s' if len(packages) > 1 else ''} ({styles}): use a build with "
                              + " ".join(f"-D PKG_{p}=on" for p in packages) + " or set MOBCG_LMP to one")
     _checked.add(key)
+
+
+@functools.lru_cache(maxsize=None)
+def version() -> str:
+    """The LAMMPS version `lmp -h` reports (e.g. "22 Jul 2025 - Update 4"), for provenance; never raises."""
+    try:
+        out = subprocess.run([*lmp_command(), "-h"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError, LammpsError) as exc:
+        return f"unknown ({exc})"
+    line = next((l for l in out.splitlines() if "Large-scale Atomic/Molecular" in l), "")
+    return line.split(" - ", 1)[1].strip() if " - " in line else "unknown"
 
 
 def render(template: str, destination: str | os.PathLike, **context) -> Path:

@@ -128,6 +128,40 @@ def merge_segments(pairs) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.concatenate(all_steps), np.concatenate(all_com), by_step
 
 
+def merge_rows(paths) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, rows) of the `fix ave/time` scalar files of a resumed run's segments (e.g. the pressure
+    tensor windows, .stress): a later segment restarts at step S, so an earlier segment's rows from its
+    first step on (written after the restart it continued from) are dropped, as in merge_segments. A
+    segment without a complete row (stopped before its first window) is skipped."""
+    segments = []
+    for path in paths:
+        try:
+            rows = _complete_rows(path)
+        except (TrajectoryError, OSError):
+            continue
+        segments.append(rows)
+    if not segments:
+        raise TrajectoryError(f"{paths[-1] if paths else '?'}: no complete row in any segment")
+    kept = [rows[rows[:, 0] < (segments[k + 1][0, 0] if k + 1 < len(segments) else np.inf)]
+            for k, rows in enumerate(segments)]
+    merged = np.concatenate(kept)
+    return merged[:, 0].astype(np.int64), merged[:, 1:]
+
+
+def _complete_rows(path) -> np.ndarray:
+    """read_scalar_file's rows, less a last line a kill cut short (fewer fields than the others)."""
+    lines = [line.split() for line in Path(path).read_text().splitlines() if line and not line.startswith("#")]
+    if lines and len(lines) > 1 and len(lines[-1]) != len(lines[0]):
+        lines = lines[:-1]
+    try:
+        rows = np.array(lines, dtype=float)
+    except ValueError as exc:
+        raise TrajectoryError(f"{path}: not a table of numbers ({exc})") from None
+    if rows.ndim != 2 or rows.size == 0:
+        raise TrajectoryError(f"{path}: empty")
+    return rows
+
+
 def checked(steps, by_step, where) -> None:
     """Frames in strictly increasing step order, each with its box row."""
     missing = [s for s in steps if int(s) not in by_step]

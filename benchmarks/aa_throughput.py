@@ -1,0 +1,179 @@
+#!/usr/bin/env python
+"""All-atom MD throughput: the project's own AA production input under other settings, against today's.
+
+For each preset (demo, campaign, small) the OPLS-AA reference box is built and brought to liquid
+density by the project's equilibration input (shortened), then `aa_production.in`, rendered by the
+project's template with each configuration's settings, runs a fixed stretch of simulated time from
+that state. Configurations are interleaved, `--repeats` times, so a slow spell of the machine hits all
+alike; the figure is the median. Throughput is katom-fs/s (atoms × femtoseconds simulated per second /
+1000: katom-step/s at a 1 fs step, the same for r-RESPA's 2 fs outer step) and ns/day; the ratio is
+against "today" (velocity Verlet at 1 fs, 2 Å skin, 2 MPI ranks, the settings before issue 21).
+
+    python benchmarks/aa_throughput.py                        # demo, campaign and small, 3 repeats
+    python benchmarks/aa_throughput.py --presets demo --ps 2 --repeats 5
+    python benchmarks/aa_throughput.py --check --replicas 3   # physics: density and D_AA, today vs the preset's
+
+`--check` runs the reference at the small preset through the project's own stages (aa.build,
+aa.equilibrate, aa.sample, aa.analyze) `--replicas` times with each of today's and the preset's
+settings (independent boxes: replica k of the statepoint), and prints density and D_AA with their
+standard errors over replicas and the difference in units of its error.
+
+Units: Å, fs, g/cm³; D in 1e-9 m²/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import signac
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mobcg import aa, lammps, presets  # noqa: E402
+from mobcg.forcefield import OPLS_AA  # noqa: E402
+from mobcg.init import statepoint  # noqa: E402
+
+TODAY = {"respa": 1, "skin": 2.0}
+PRESET = {"respa": 2, "skin": 1.5}
+OPT = "suffix          opt"
+# name: (preset "aa" overrides, MPI ranks, extra lmp arguments, (old, new) edits of the rendered input)
+CONFIGS = {
+    "today (Verlet 1 fs, skin 2 Å)": (TODAY, 2, [], []),
+    "skin 1.5 Å": ({"respa": 1, "skin": 1.5}, 2, [], []),
+    "skin 1.0 Å": ({"respa": 1, "skin": 1.0}, 2, [], []),
+    "r-RESPA 2 × 1 fs": ({"respa": 2, "skin": 2.0}, 2, [], []),
+    "r-RESPA 2 × 1 fs, skin 1.5 Å (the presets)": (PRESET, 2, [], []),
+    "r-RESPA 2 × 1 fs, skin 1.0 Å": ({"respa": 2, "skin": 1.0}, 2, [], []),
+    "presets, 1 MPI rank × 2 OpenMP threads": (PRESET, 1, ["-pk", "omp", "2"], [(OPT, "suffix          omp")]),
+    "presets, no OPT pair style": (PRESET, 2, [], [(OPT, "")]),
+    "presets, PPPM order 7": (PRESET, 2, [], [("kspace_style    pppm 1.0e-4", "kspace_style    pppm 1.0e-4\nkspace_modify   order 7")]),
+    "presets, coul/dsf (alpha 0.2) instead of PPPM": (PRESET, 2, [], [("lj/cut/coul/long", "lj/cut/coul/dsf 0.2"),
+                                                                      ("kspace_style    pppm 1.0e-4", "")]),
+    "today, one MPI rank": (TODAY, 1, [], []),
+    "presets, one MPI rank": (PRESET, 1, [], []),
+}
+
+
+def liquid(preset_name: str, root: Path):
+    """The reference box of `preset_name` squeezed, relaxed and 1 ps into NPT (a liquid, for timing)."""
+    project = signac.init_project(root / preset_name)
+    job = project.open_job(statepoint(OPLS_AA, preset_name)).init()
+    if job.isfile("bench_start.restart"):
+        return job
+    aa.build(job)
+    preset = presets.get(preset_name)
+    ctx = aa._common(job, aa.jobs.forcefield(job), preset)
+    v_mol = aa.vdw_volume(aa.build_molecule(aa.jobs.molecule(job)), aa.jobs.forcefield(job))
+    target = (preset["n_molecules"] * v_mol / preset["aa"]["packing_start"]) ** (1 / 3)
+    dt = ctx["timestep"]
+    ctx.update(data_file=aa.DATA, target_length=round(target, 4), packing_start=preset["aa"]["packing_start"],
+               compress_steps=lammps.steps(2.0, dt), relax_steps=lammps.steps(1.0, dt), density_every=50,
+               restart_every=10 ** 8, restart_out="bench_start.restart", npt_until=lammps.steps(1.0, dt),
+               resume=None, segment=0, restart_files="bench.a bench.b", self_name="bench_prep.in")
+    lammps.run(lammps.render("aa_equilibrate.in", job.fn("bench_prep.in"), **ctx), cwd=job.path, np=2, job="bench")
+    return job
+
+
+def production(job, preset_name: str, config, ps: float, tag: str) -> tuple[float, int, float]:
+    """(katom-fs/s, atoms, ns/day) of one timed production stretch of `ps` ps with `config`."""
+    overrides, np_, argv, edits = config
+    preset = presets.get(preset_name)
+    preset["aa"].update(overrides)
+    ctx = aa._common(job, aa.jobs.forcefield(job), preset)
+    steps = lammps.steps(ps, ctx["timestep"])
+    ctx.update(restart_in="bench_start.restart", resume=None, name=f"bench_{tag}", segment=0,
+               restart_files="bench.a bench.b", restart_every=10 ** 8, production_steps=steps,
+               self_name=f"bench_{tag}.in")
+    script = lammps.render("aa_production.in", job.fn(f"bench_{tag}.in"), **ctx)
+    text = script.read_text()
+    for old, new in edits:
+        assert old in text, f"{old!r} not in the rendered {script.name}"
+        text = text.replace(old, new, 1)
+    script.write_text(text)
+    log = Path(job.fn(f"bench_{tag}.log"))
+    subprocess.run(lammps.command(np_) + argv + ["-in", script.name, "-log", log.name, "-screen", "none", "-nocite"],
+                   cwd=job.path, check=True, env=dict(__import__("os").environ, OMP_NUM_THREADS=str(max(1, 3 - np_))))
+    text = log.read_text()
+    loop = float(re.search(r"Loop time of ([\d.]+) on", text).group(1))
+    atoms = int(re.search(r"for \d+ steps with (\d+) atoms", text).group(1))
+    return atoms * ps * 1000 / loop / 1000, atoms, ps / loop * 86400 / 1000
+
+
+def throughput(args) -> None:
+    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-throughput-"))
+    for preset_name in args.presets.split(","):
+        job = liquid(preset_name, root)
+        results = {name: [] for name in CONFIGS}
+        for rep in range(args.repeats):
+            for k, (name, config) in enumerate(CONFIGS.items()):
+                results[name].append(production(job, preset_name, config, args.ps, f"{k}_{rep}"))
+        atoms = results[next(iter(CONFIGS))][0][1]
+        base = statistics.median(r[0] for r in results[next(iter(CONFIGS))])
+        print(f"\n{preset_name}: {atoms} atoms, {args.ps:g} ps per run, median of {args.repeats} interleaved repeats")
+        print(f"{'configuration':48s} {'katom-fs/s':>10s} {'ns/day':>8s} {'ratio':>6s}")
+        for name in CONFIGS:
+            kfs = statistics.median(r[0] for r in results[name])
+            nsd = statistics.median(r[2] for r in results[name])
+            print(f"{name:48s} {kfs:10.1f} {nsd:8.2f} {kfs / base:6.2f}")
+
+
+def check(args) -> None:
+    """Density and D_AA at the small preset, today's settings against the preset's (see the docstring)."""
+    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
+    settings = {"today": TODAY, "presets": {k: presets.PRESETS["small"]["aa"][k] for k in ("respa", "skin")}}
+    rows = {}
+    for label, aa_settings in settings.items():
+        name = f"small-{label}"
+        presets.PRESETS[name] = copy.deepcopy(presets.PRESETS["small"])
+        presets.PRESETS[name]["aa"].update(aa_settings)
+        if args.production_ps:
+            presets.PRESETS[name]["aa"]["production_ps"] = args.production_ps
+        project = signac.init_project(root / label)
+        rows[label] = []
+        for k in range(args.replicas):
+            job = project.open_job(statepoint(OPLS_AA, name, replica=k)).init()
+            t0 = time.monotonic()
+            aa.build(job)
+            aa.equilibrate(job, np=args.np, progress=None)
+            aa.sample(job, np=args.np, progress=None)
+            aa.analyze(job)
+            rows[label].append((job.doc["density"], job.doc["D_AA"], job.doc["production_ps"]))
+            print(f"{label} replica {k}: density {job.doc['density']:.4f} g/cm³, D_AA {job.doc['D_AA']:.3f} ± "
+                  f"{job.doc['D_AA_err']:.3f} ({job.doc['production_ps']:.0f} ps production, "
+                  f"{(time.monotonic() - t0) / 60:.1f} min)", flush=True)
+    print(f"\nsmall preset, OPLS-AA reference, {args.replicas} independent boxes each (mean ± standard error):")
+    means = {}
+    for label, r in rows.items():
+        a = np.array(r)
+        means[label] = [(a[:, i].mean(), a[:, i].std(ddof=1) / np.sqrt(len(a))) for i in (0, 1)]
+        print(f"  {label:8s} density {means[label][0][0]:.4f} ± {means[label][0][1]:.4f}   "
+              f"D_AA {means[label][1][0]:.3f} ± {means[label][1][1]:.3f}")
+    for i, what in ((0, "density"), (1, "D_AA")):
+        diff = means["presets"][i][0] - means["today"][i][0]
+        err = np.hypot(means["presets"][i][1], means["today"][i][1])
+        print(f"  {what}: presets − today = {diff:+.4f} ± {err:.4f} ({abs(diff) / err:.1f} standard errors)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default="demo,campaign,small")
+    parser.add_argument("--ps", type=float, default=2.0, help="simulated ps per timed run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--check", action="store_true", help="the physics check instead of the timing")
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--np", type=int, default=2)
+    parser.add_argument("--production-ps", type=float, default=None, help="--check: the production's first length")
+    args = parser.parse_args()
+    check(args) if args.check else throughput(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Run a campaign: every pending job through the per-job pipeline, one job at a time per worker.
+
+    python -m mobcg campaign --workers 2 --release data/campaign-2026-12 --commit
+
+Depth-first, unlike `project.py run` (which runs each stage for every job before the next stage): each
+worker runs `python project.py run -j ID -o aa cg` for one job at low priority (nice) and one MPI rank,
+so a job is finished within minutes of its start and, with --release, exported into the data release
+(mobcg.release) and, with --commit, committed there at once: a finished job is never lost with the
+machine. Two one-rank jobs on two cores do ~14 % more than one two-rank job (benchmarks/README.md);
+a machine with more cores runs more workers. Rerunning the command resumes: stages resume where they
+stopped, ended jobs (finished or failed) are skipped. A fault of the machine (LAMMPS missing, disk full)
+stops the campaign with the worker's message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import signac
+
+from . import release
+
+# reference first (it anchors the comparison with the paper), then the draws in the order made
+ORDER = {"reference": 0, "published": 1, "params": 1, "random": 2, "suggested": 3}
+
+
+def pending(project) -> list:
+    jobs = [j for j in project if not release.ended(j.document())]
+    return sorted(jobs, key=lambda j: (ORDER.get(j.doc.get("draw"), 2), j.id))
+
+
+def commit(path: Path, message: str, attempts: int = 5) -> bool:
+    """git add + commit of `path` alone (other staged changes stay staged); retried while another git
+    process holds the index. False when git is not there or every attempt failed."""
+    for _ in range(attempts):
+        add = subprocess.run(["git", "add", "-A", "--", str(path)], cwd=path, capture_output=True, text=True)
+        if add.returncode == 0:
+            done = subprocess.run(["git", "commit", "-q", "-m", message, "--", str(path)], cwd=path,
+                                  capture_output=True, text=True)
+            if done.returncode == 0 or "nothing to commit" in done.stdout + done.stderr:
+                return True
+        time.sleep(2)
+    return False
+
+
+def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool = False, nice: int = 19,
+        np_: int = 1, progress=print, limit: int | None = None) -> int:
+    """Run the campaign in the project at `root` (see the module docstring); returns an exit status."""
+    root = Path(root).resolve()
+    project = signac.get_project(root)
+    queue = pending(project)
+    if limit is not None:
+        queue = queue[:limit]
+    target_path = Path(target).resolve() if target else None
+    if target_path:
+        release.export(project, target_path)  # what ended before (an interrupted campaign)
+    total, running, started, status = len(queue), {}, time.monotonic(), 0
+    progress(f"campaign: {total} job(s) to run in {root}, {workers} worker(s) at nice {nice}, {np_} rank(s) each")
+    env = dict(os.environ, MOBCG_NP=str(np_))
+    logs = root / "campaign_logs"
+    logs.mkdir(exist_ok=True)
+
+    def stop(*_):
+        for proc, _job, _t in running.values():
+            proc.terminate()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while queue or running:
+            while queue and len(running) < workers and status == 0:
+                job = queue.pop(0)
+                log = open(logs / f"{job.id}.log", "a")
+                proc = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "project.py", "run", "-j", job.id,
+                                         "-o", "aa", "cg"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+                running[proc.pid] = (proc, job, time.monotonic())
+            if not running:
+                break
+            pid, rc = os.wait()
+            if pid not in running:
+                continue
+            proc, job, t0 = running.pop(pid)
+            rc = os.waitstatus_to_exitcode(rc)
+            doc = job.document()
+            if rc != 0:
+                status = rc
+                progress(f"campaign: job {job.id}: project.py run stopped with status {rc} "
+                         f"(see {logs / (job.id + '.log')}); no new job is started")
+                continue
+            what = (f"failed in {doc.get('failed_stage')}" if doc.get("failed") else
+                    f"alpha {doc['alpha']:.2f}" if "alpha" in doc else "not ended")
+            ended = total - len(queue) - len(running)
+            progress(f"campaign: job {job.id} {what} in {(time.monotonic() - t0) / 60:.1f} min "
+                     f"[{ended}/{total}, {(time.monotonic() - started) / 3600:.2f} h]")
+            if target_path and release.ended(doc):
+                release.export([job], target_path)
+                if do_commit and not commit(target_path, f"data: {target_path.name}: job {job.id[:8]} {what}"):
+                    progress(f"campaign: could not commit {target_path} (git busy or missing); it stays on disk")
+    except KeyboardInterrupt:
+        progress("campaign: interrupted; rerun the same command to resume")
+        return 130
+    return status
