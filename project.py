@@ -155,7 +155,9 @@ def analyze_aa(job):
 def run_ibi(job):
     with jobs.failures(job, "run_ibi"):
         jobs.check_statepoint(job)
-        cg.run_ibi(job, np=ranks("ibi")(job), models=ANALYSIS)  # warm start when a model is trained
+        # from the structure model's prediction once one is trained, else from the PMF
+        start = aggregate.warm_start(ANALYSIS, jobs.forcefield(job), jobs.molecule(job), print)
+        cg.run_ibi(job, np=ranks("ibi")(job), start=start)
 
 
 @Project.pre.after(run_ibi)
@@ -181,9 +183,31 @@ def analyze_cg(job):
         cg.analyze(job, before_done=plots.job_figures)
 
 
-# Aggregate stages: over all jobs once every job's pipeline has ended (finished or failed).
+def trusted(job):
+    """Finished with numbers the datasets take (aggregate.finished: every trust flag)."""
+    return aggregate.finished(job)
+
+
+def mobility_matched(job):
+    return cg.mobility_done(job)
+
+
+# Not released-or-done: the release may predate this stage, and it needs only what a release ships.
+@Project.pre.after(analyze_cg)
+@Project.pre(trusted)
+@Project.post(lambda job: failed(job) or mobility_matched(job))
+@cg_stage
+@Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
+def match_mobility(job):
+    with jobs.failures(job, "match_mobility"):
+        jobs.check_statepoint(job)
+        cg.match_mobility(job, np=ranks("cg")(job))
+
+
+# Aggregate stages: over all jobs once every job's pipeline has ended (failed, or analysed and, if
+# trusted, its friction matched).
 def pipelines_ended(*jobs_):
-    return all(failed(j) or cg_analyzed(j) for j in jobs_)
+    return all(failed(j) or (cg_analyzed(j) and (mobility_matched(j) or not trusted(j))) for j in jobs_)
 
 
 def finished_ids(jobs_):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import statistics
 import subprocess
@@ -100,7 +101,7 @@ def production(job, preset_name: str, config, ps: float, tag: str) -> tuple[floa
     script.write_text(text)
     log = Path(job.fn(f"bench_{tag}.log"))
     subprocess.run(lammps.command(np_) + argv + ["-in", script.name, "-log", log.name, "-screen", "none", "-nocite"],
-                   cwd=job.path, check=True, env=dict(__import__("os").environ, OMP_NUM_THREADS=str(max(1, 3 - np_))))
+                   cwd=job.path, check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))  # -pk omp sets its own
     text = log.read_text()
     loop = float(re.search(r"Loop time of ([\d.]+) on", text).group(1))
     atoms = int(re.search(r"for \d+ steps with (\d+) atoms", text).group(1))
@@ -127,7 +128,8 @@ def throughput(args) -> None:
 
 def check(args) -> None:
     """Density and D_AA at the small preset, today's settings against the preset's (see the docstring)."""
-    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
+    root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
+    print(f"projects under {root} (rerun with --root {root} to resume)", flush=True)
     settings = {"today": TODAY, "presets": {k: presets.PRESETS["small"]["aa"][k] for k in ("respa", "skin")}}
     rows = {}
     for label, aa_settings in settings.items():
@@ -141,10 +143,11 @@ def check(args) -> None:
         for k in range(args.replicas):
             job = project.open_job(statepoint(OPLS_AA, name, replica=k)).init()
             t0 = time.monotonic()
-            aa.build(job)
-            aa.equilibrate(job, np=args.np, progress=None)
-            aa.sample(job, np=args.np, progress=None)
-            aa.analyze(job)
+            if "D_AA" not in job.doc:  # (resumed with --root: the stages resume where they stopped)
+                job.isfile(aa.DATA) or aa.build(job)
+                job.isfile(aa.EQUILIBRATED) or aa.equilibrate(job, np=args.np, progress=None)
+                job.isfile(aa.TRAJECTORY) or aa.sample(job, np=args.np, progress=None)
+                aa.analyze(job)
             rows[label].append((job.doc["density"], job.doc["D_AA"], job.doc["production_ps"]))
             print(f"{label} replica {k}: density {job.doc['density']:.4f} g/cm³, D_AA {job.doc['D_AA']:.3f} ± "
                   f"{job.doc['D_AA_err']:.3f} ({job.doc['production_ps']:.0f} ps production, "
@@ -171,6 +174,7 @@ def main():
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--np", type=int, default=2)
     parser.add_argument("--production-ps", type=float, default=None, help="--check: the production's first length")
+    parser.add_argument("--root", default=None, help="--check: the folder of its two projects (default: a new temporary one)")
     args = parser.parse_args()
     check(args) if args.check else throughput(args)
 

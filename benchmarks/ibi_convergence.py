@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ibi_overhead import lammps_time  # noqa: E402
-from mobcg import cg, datasets  # noqa: E402
+from mobcg import cg, datasets, target  # noqa: E402
 from mobcg.lammps import trajectory  # noqa: E402
 
 T = 298.15
@@ -67,14 +67,14 @@ def target_run(r, U_true, args, work: Path):
     run = cg.simulate(cg.potential_table(r, U_true, args.r_cut), work, positions, box, T,
                       dict(equilibrate_ps=50.0, production_ps=args.target_ps, frame_ps=1.0, timestep_fs=5.0),
                       r_cut=args.r_cut, np=args.np, job_id="target", seed=12345, gsd_name=None, keep_raw=False)
-    _, g, noise = cg.target_rdf(run.positions, run.boxes, r[-1] + DR / 2, len(r))
+    _, g, noise = target.rdf(run.positions, run.boxes, r[-1] + DR / 2, len(r))
     return g, run.pressure, noise, run, box
 
 
 def known_target(args, work: Path):
     """Simulate the true potential: (r, g_target, P_target, U_true, positions, box, noise)."""
     pots = datasets.load_reference_potentials()
-    _, bins = cg.ibi_grid(args.r_cut, DR)
+    _, bins = target.grid(args.r_cut, DR)
     r = (np.arange(bins) + 0.5) * DR
     U_true = truth_on_grid(r, np.asarray(pots.r), np.asarray(pots.U[0]), args.r_cut)
     positions, box = lattice(args.beads, RHO_REFERENCE)
@@ -100,9 +100,9 @@ def reference_target(args):
     job = Path(args.job)
     frames = trajectory.read_gsd(job / "aa_com.gsd")
     _, pos, boxes = frames
-    positions, box = cg.initial_configuration(None, frames)  # as cg.run_ibi: mean AA volume
-    r_max, bins = cg.ibi_grid(args.r_cut, DR, [float(boxes.min()), *box])
-    r, g, noise = cg.target_rdf(pos, boxes, r_max, bins)
+    positions, box = target.start_configuration(frames)  # as cg.run_ibi: mean AA volume
+    r_max, bins = target.grid(args.r_cut, DR, [float(boxes.min()), *box])
+    r, g, noise = target.rdf(pos, boxes, r_max, bins)
     print(f"target: AA COM RDF of {job} ({len(pos)} frames of {pos.shape[1]} molecules); "
           f"noise (deviation from sampling) {100 * noise:.2f} %")
     return r, g, 1.0, None, positions, box, noise

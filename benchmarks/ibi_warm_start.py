@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ibi_convergence import first_below, target_run, truth_on_grid  # noqa: E402
-from mobcg import aggregate, cg, datasets, ibi  # noqa: E402
+from mobcg import aggregate, cg, datasets, ibi, target  # noqa: E402
 
 T = 298.15
 DR = 0.1
@@ -58,7 +58,7 @@ def main():
     ids = list(systems.ids)
     r_paper = np.asarray(pots.r)
     U_paper = np.asarray(pots.U)[[list(pots.ids).index(i) for i in ids]]  # rows in the systems' order
-    r_max, bins = cg.ibi_grid(args.r_cut, DR)
+    r_max, bins = target.grid(args.r_cut, DR)
     r = (np.arange(bins) + 0.5) * DR
     totals = {"pmf": 0, "model": 0}
     for name in args.systems.split(","):

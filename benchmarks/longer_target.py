@@ -17,7 +17,7 @@ writes the COM and box series to rep{k}.com / rep{k}.box, and stops cleanly at a
 timeout (`timer timeout`), so the run fits a lease. `combine` drops each replica's first
 --discard-ps (they all start from the equilibrated positions) and writes NEWJOB/aa_com.gsd with the
 job's frames first, then the replicas', plus the job's statepoint and document; the target RDF
-is the average over all frames, and its noise is first half against second (mobcg.cg.target_rdf).
+is the average over all frames, and its noise is first half against second (mobcg.target.rdf).
 Units: ps, Å, atm; frames every 0.5 ps as in the job.
 """
 

@@ -11,12 +11,10 @@ import os
 
 import numpy as np
 
-from . import analysis, jobs, lammps
-from .forcefield import NONBONDED, OPLS_AA, ForceFieldError
+from . import analysis, jobs, lammps, target
+from .forcefield import MIN_TIMESTEP, NONBONDED, OPLS_AA, ForceFieldError, timestep  # noqa: F401 (re-exported)
 from .lammps import data, trajectory
-from .molecule import MASS, box_length, build as build_molecule, molar_mass, packing_fraction, vdw_volume
-
-AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/amu in s⁻²
+from .molecule import box_length, build as build_molecule, molar_mass, packing_fraction, vdw_volume
 
 # Files that mark each stage done.
 DATA = "aa.data"
@@ -26,29 +24,6 @@ RDF = "rdf_aa.txt"
 MSD = "msd_aa.txt"
 STRESS = "stress_aa.txt"  # the production's pressure tensor in windows (Green–Kubo viscosity)
 VISCOSITY = "viscosity_aa.txt"  # its running Green–Kubo integral
-
-
-# Below this a set costs > 10× the OPLS-AA run (1 fs) and rounding would reach 0 (ZeroDivisionError):
-# K ≈ 4e4 kcal/mol/Å², 40× the sampling box's stiffest corner (0.66 fs).
-MIN_TIMESTEP = 0.1
-
-
-def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0) -> float:
-    """Time step (fs) resolving the fastest bond vibration with `steps_per_period` steps, ≤ `maximum`.
-
-    Harmonic bond E = K (r − r0)² has spring constant 2K; ω = sqrt(2K/μ) with the reduced mass μ.
-    ForceFieldError when that is below MIN_TIMESTEP (a bond too stiff to simulate).
-    """
-    periods = []
-    for bond, (a, b) in {"CC": ("C", "C"), "CH": ("C", "H")}.items():
-        mu = MASS[a] * MASS[b] / (MASS[a] + MASS[b])
-        omega = math.sqrt(2 * forcefield["bonds"][bond]["k"] * AMU_KCAL / mu)  # rad/s
-        periods.append(2 * math.pi / omega * 1e15)  # fs
-    dt = min(maximum, min(periods) / steps_per_period)
-    if dt < MIN_TIMESTEP:
-        raise ForceFieldError(f"K_CC = {forcefield['bonds']['CC']['k']:g}, K_CH = {forcefield['bonds']['CH']['k']:g} "
-                              f"kcal/mol/Å² need a {dt:.2g} fs time step (< {MIN_TIMESTEP} fs): too stiff to simulate")
-    return math.floor(dt * 100) / 100
 
 
 def md_settings(ff: dict, section: dict) -> dict:
@@ -268,8 +243,8 @@ def sample(job, np: int = 1, progress=print) -> None:
 
 
 def analyze(job) -> None:
-    """Density, COM RDF and D_AA from the diffusive window, and IBI's input (cg.save_ibi_input: the
-    target on the IBI grid, the CG start, the bead mass); job.doc's D_AA marks it done.
+    """Density, COM RDF and D_AA from the diffusive window, and IBI's input (mobcg.target: the target
+    on the IBI grid, the CG start, the bead mass); job.doc's D_AA marks it done.
 
     The production's density must pass the block test the NPT equilibration passed, now over the whole
     production (analysis.density_settled): a box still densifying while D_AA and the RDF were measured
@@ -293,9 +268,10 @@ def analyze(job) -> None:
     finite_size = jobs.box_corrected(job, "AA", d, jobs.load_columns(job.fn(STRESS)), box, VISCOSITY)
     # what IBI needs from these frames (target on its grid, CG start, bead mass), computed once here:
     # run_ibi then neither reads the trajectory again nor computes the target (ibi_input.npz)
-    from . import cg
+    r_cut, dr = float(preset["ibi"]["r_cut"]), float(preset["ibi"].get("rdf_dr", 0.1))
     try:
-        cg.save_ibi_input(job, (t, pos, boxes))
+        target.save(job.fn(target.FILE), target.compute((t, pos, boxes), r_cut, dr, molar_mass(jobs.molecule(job))),
+                    target.key(job.fn(TRAJECTORY), r_cut, dr))
     except ValueError:  # a box too small for the IBI grid: run_ibi computes it and says why
         pass
     job.doc.update({"density": float(rho), "density_err": steady.error * float(rho), "density_steady": steady.settled,

@@ -62,13 +62,6 @@ def finished(job) -> bool:
     return not untrusted_because(job) or bool(jobs.preset(job)["analysis"].get("waive_trust", False))
 
 
-def infinite_D(doc, model: str) -> float:
-    """D_<model>_inf of a finished job (1e-9 m²/s): the convention of the datasets, pairs and alpha.
-    A trusted job always has it (viscosity_resolved); only a preset that waives trust (tiny, tests)
-    can reach here without it, and then gets the raw D."""
-    return float(doc.get(f"D_{model}_inf", doc[f"D_{model}"]))
-
-
 def fingerprint(ids) -> str:
     return hashlib.sha1(",".join(sorted(ids)).encode()).hexdigest()[:12]
 
@@ -125,8 +118,8 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     desc = np.array([[molecule.descriptors(m)[k] for k in molecule.DESCRIPTORS] for m in mols])
     holdout = np.array([bool(j.doc.get("holdout", False)) for j in job_list])
     # one convention: infinite-box D of both models (Yeh–Hummer with each model's own viscosity)
-    d_aa = np.array([infinite_D(j.doc, "AA") for j in job_list])
-    d_cg = np.array([infinite_D(j.doc, "CG") for j in job_list])
+    d_aa = np.array([cg.infinite_D(j.doc, "AA")[0] for j in job_list])
+    d_cg = np.array([cg.infinite_D(j.doc, "CG")[0] for j in job_list])
     alpha = np.array([j.doc["alpha"] for j in job_list])
     train = np.where(~holdout)[0]
     # Pairs among training jobs only: held-out systems must stay unseen.
@@ -357,6 +350,21 @@ def predicted_potential(directory, forcefield_: dict, kind: str = "structure", n
     return np.asarray(meta["grid"], dtype=float), np.asarray(U[0], dtype=float), models_fingerprint(directory)
 
 
+def warm_start(directory, forcefield_: dict, molecule_: str | None = None, progress=None):
+    """(grid Å, U kcal/mol, "model:structure:<fingerprint>"): the trained structure-preserving model's
+    potential for this force field, IBI's start (cg.run_ibi's `start`); None when no model is trained. A
+    model that cannot be read is a start guess lost, not a failed job: None, with a line saying why."""
+    try:
+        grid, U, fp = predicted_potential(directory, forcefield_, "structure", molecule_)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a start guess is never worth failing the job for
+        if progress:
+            progress(f"structure model unusable ({exc}); IBI starts from the PMF")
+        return None
+    return grid, U, f"model:structure:{fp}"
+
+
 def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = None,
              where: str = "parameters") -> dict:
     models_json = _read_json(directory / MODELS_JSON)
@@ -436,7 +444,7 @@ def validate(job, directory, np_: int = 1) -> dict:
         keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
         d_inf = keys.get("D_CG_inf", d.D)
         results[f"rdf_r2_{kind}"] = datasets.rdf_r2(aa_rdf[:n, 1], np.interp(aa_rdf[:n, 0], r, g))
-        results[f"alpha_pred_{kind}"] = d_inf / infinite_D(job.doc, "AA")
+        results[f"alpha_pred_{kind}"] = d_inf / cg.infinite_D(job.doc, "AA")[0]
         results[f"D_CG_pred_{kind}"] = d_inf
         results[f"eta_CG_pred_{kind}"] = keys["eta_CG"]
     results["validated_with"] = models_fingerprint(directory)

@@ -48,6 +48,17 @@ def commit(path: Path, message: str, attempts: int = 5) -> bool:
     return False
 
 
+def _lower_session_priority(nice: int) -> None:
+    """Linux schedules sessions (autogroups) against each other before niceness counts within one: a
+    campaign started in its own session (setsid, nohup from a terminal) would get half the cores however
+    nice its workers are. Setting the session's own niceness makes it yield to the user's work too."""
+    try:
+        with open("/proc/self/autogroup", "w") as fh:
+            fh.write(str(nice))
+    except OSError:  # not Linux, autogroups off, or not allowed: niceness alone then
+        pass
+
+
 def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool = False, nice: int = 19,
         np_: int = 1, progress=print, limit: int | None = None) -> int:
     """Run the campaign in the project at `root` (see the module docstring); returns an exit status."""
@@ -61,6 +72,7 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
         release.export(project, target_path)  # what ended before (an interrupted campaign)
     total, running, started, status = len(queue), {}, time.monotonic(), 0
     progress(f"campaign: {total} job(s) to run in {root}, {workers} worker(s) at nice {nice}, {np_} rank(s) each")
+    _lower_session_priority(nice)
     env = dict(os.environ, MOBCG_NP=str(np_))
     logs = root / "campaign_logs"
     logs.mkdir(exist_ok=True)

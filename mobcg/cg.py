@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import json
 import math
 import os
 import zipfile
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, files, ibi, jobs, lammps, tables
+from . import analysis, files, friction, ibi, jobs, lammps, tables, target
 from .lammps import data, trajectory
 
 # Files that mark each stage done (written last, atomically).
@@ -37,13 +38,12 @@ MSD = "msd_cg.txt"
 STRESS = "stress_cg.txt"  # the production's pressure tensor in windows (Green–Kubo viscosity)
 VISCOSITY = "viscosity_cg.txt"  # its running Green–Kubo integral
 AA_TRAJECTORY = "aa_com.gsd"  # the AA stage's (mobcg.aa.TRAJECTORY)
-IBI_INPUT = "ibi_input.npz"  # run_ibi's input, stored by the AA analysis (save_ibi_input)
-IBI_INPUT_VERSION = 2  # raise when IBIInput's content or its computation changes: older files are ignored
-# (2: g normalised by N(N-1) pairs, analysis.ideal_counts)
+IBI_INPUT = target.FILE  # run_ibi's input, stored by the AA analysis (mobcg.target)
 
 TMP_MASS = 114.232  # g/mol, C8H18 (2,3,4-trimethylpentane): the default; a job's is bead_mass(job)
 TABLE_KEYWORD = "CG"
 SKIN = 2.0  # Å, the neighbor skin of the CG runs (cg_nvt.in)
+TABLE_STYLE = "spline"  # how LAMMPS interpolates the CG table (pair_style table <style> N)
 RUN_NAME = "cg_nvt"  # segment files cg_nvt.K.{in,log,com,box}, restarts cg_nvt.restart.{a,b}
 
 
@@ -79,7 +79,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
              r_cut: float | None = None, np: int = 1, job_id: str = "?", seed: int | None = None,
              mass: float = TMP_MASS, gsd_name: str | None = TRAJECTORY, keep_raw: bool = True,
              pressure: float | None = None, rdf: tuple[float, int] | None = None,
-             positions_out: bool = True, discard=None, stress_ps: float | None = None) -> CGRun:
+             positions_out: bool = True, discard=None, stress_ps: float | None = None,
+             friction: dict | None = None) -> CGRun:
     """Run one CG NVT (Nosé–Hoover) simulation of beads at `positions` (N, 3) in box (3,) Å.
 
     `section` is a preset's "ibi" or "cg" section: equilibrate_ps, production_ps, frame_ps,
@@ -95,7 +96,10 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     `discard(paths)`: deletes the files the run no longer needs (its periodic restarts; with keep_raw
     False its raw outputs), default at once; IBI passes one that deletes them while the next run works.
     `stress_ps`: the production's pressure tensor averaged over windows of this length (CGRun.stress,
-    for its Green–Kubo viscosity, CGRun.viscosity).
+    for its Green–Kubo viscosity).
+    `friction`: NVE with a friction as the thermostat instead of Nosé–Hoover: {"kind": "dpd", "gamma":
+    kcal fs/(mol Å²), "cutoff": Å} (LAMMPS pair dpd/tstat overlaid on the table) or {"kind": "langevin",
+    "damp": fs} (fix langevin).
     """
     if not (positions_out or rdf or gsd_name):
         raise ValueError("simulate: nothing to record (positions_out False, no rdf, no gsd_name)")
@@ -119,7 +123,8 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
                pressure=pressure, write_positions=positions_out or gsd_name is not None,
                rdf_bins=rdf[1] if rdf else None, rdf_cutoff=f"{rdf[0]:.10g}" if rdf else None,
                rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None,
-               stress_every=lammps.steps(stress_ps, dt) if stress_ps else None)
+               stress_every=lammps.steps(stress_ps, dt) if stress_ps else None, friction=friction,
+               table_style=TABLE_STYLE)
     # Resumable: a killed run continues from the last periodic restart of its production (segments
     # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
     segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
@@ -192,15 +197,6 @@ def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPE
     return tables.simulation_ready(r, U, grid=grid, r_cut=min(r_cut, grid[-1]))
 
 
-def ibi_grid(r_cut: float, dr: float, box=None) -> tuple[float, int]:
-    """(r_max, bins) of the IBI RDF grid: bins of dr Å from 0 to one bin past r_cut (so r_cut lies
-    inside the grid of bin centres), but below half the box, where analysis.rdf would cut anyway."""
-    bins = int(math.ceil(float(r_cut) / dr - 1e-9)) + 1
-    if box is not None:
-        bins = min(bins, int(0.5 * float(np.min(box)) * 0.999 / dr))
-    return bins * dr, max(4, bins)
-
-
 # ----------------------------------------------------------------------------------------
 # job level
 
@@ -223,38 +219,6 @@ def replicated(positions: np.ndarray, box, min_beads: int | None) -> tuple[np.nd
         return positions, box
     shifts = np.indices((k, k, k)).reshape(3, -1).T * box
     return (positions[None, :, :] + shifts[:, None, :]).reshape(-1, 3), box * k
-
-
-def initial_configuration(job, frames=None) -> tuple[np.ndarray, np.ndarray]:
-    """The last AA centre-of-mass frame, scaled to the mean AA (NPT) volume: (positions in [0, L), box).
-
-    The CG runs are NVT, so their density must be the AA average, not one frame's: a 64-molecule
-    NPT box fluctuates by several % in volume, and a 6 % denser CG box kept the first RDF peak 10 %
-    high however IBI changed the potential (and drove the CG pressure up).
-    """
-    _, pos, boxes = frames if frames is not None else trajectory.read_gsd(job.fn(AA_TRAJECTORY))
-    scale = (np.prod(boxes, axis=1).mean() / np.prod(boxes[-1])) ** (1 / 3)
-    box = boxes[-1] * scale
-    return np.mod(pos[-1] * scale, box), box
-
-
-def target_rdf(pos, boxes, r_max: float, bins: int):
-    """The IBI target: the AA COM RDF of frames (F, N, 3) in boxes (F, 3) on the IBI grid, and the
-    deviation its sampling noise explains (first half of the frames against the second): (r, g, noise)."""
-    r, g, counts, norms = analysis.rdf_frames(pos, boxes, r_max, bins)
-    return r, g, _sampling_noise(r, counts, norms)
-
-
-def _sampling_noise(r, counts, norms) -> float:
-    """The RDF deviation sampling noise explains: per-frame histograms and their ideal-gas counts
-    (F, bins, analysis.rdf_frames), first half against second, each by its own volumes."""
-    return ibi.halves_noise(ibi.deviation(r, *_halves(counts, norms)))
-
-
-def _halves(counts, norms) -> tuple[np.ndarray, np.ndarray]:
-    """g of the first half of the frames and of the second, each normalised by its own volumes."""
-    h = len(counts) // 2
-    return counts[:h].sum(0) / norms[:h].sum(0), counts[h:].sum(0) / norms[h:].sum(0)
 
 
 def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_cut: float,
@@ -310,7 +274,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
         if report is not None:
             background.submit(report, k, ibi.deviation(r, g, g_target), run.pressure)
         return ibi.Sample(g, run.pressure, ibi.imc_jacobian(counts, norms.mean(0), T) if method == "imc" else None,
-                          _sampling_noise(r, counts, norms))
+                          target.sampling_noise(r, counts, norms))
 
     say = (lambda line: progress(f"job {job_id}: {line}")) if progress else None
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
@@ -347,26 +311,15 @@ def one_blas_thread():
     return blas.limit(limits=1) if blas is not None and len(blas) else contextlib.nullcontext()
 
 
-def start_potential(r, g_target, T: float, r_cut: float, models=None, forcefield=None, progress=None,
-                    molecule: str | None = None):
-    """(U_start on r in kcal/mol, source): the trained structure-preserving model's prediction for
-    this force field when `models` (an analysis folder) holds one, else (None, "pmf").
-
-    The prediction is moved onto the IBI grid, its core re-extrapolated from the first bin the target
-    samples (the model's core is a table wall, not data) and brought to 0 at r_cut like every IBI
-    potential. A model that cannot be read falls back to the PMF start, with a line saying why."""
-    if models is None or forcefield is None:
+def start_potential(r, g_target, T: float, r_cut: float, predicted=None):
+    """(U_start on r in kcal/mol, source): `predicted` (grid Å, U kcal/mol, source; e.g. the trained
+    structure-preserving model's prediction for this force field, aggregate.warm_start) moved onto the
+    IBI grid, its core re-extrapolated from the first bin the target samples (the model's core is a
+    table wall, not data) and brought to 0 at r_cut like every IBI potential; (None, "pmf") without one."""
+    if predicted is None:
         return None, "pmf"
-    from . import aggregate
-    try:
-        grid, U, fingerprint = aggregate.predicted_potential(models, forcefield, "structure", molecule)
-    except FileNotFoundError:
-        return None, "pmf"
-    except Exception as exc:  # a start guess is never worth failing the job for
-        if progress:
-            progress(f"structure model unusable ({exc}); IBI starts from the PMF")
-        return None, "pmf"
-    return as_start(r, grid, U, g_target, T, r_cut), f"model:structure:{fingerprint}"
+    grid, U, source = predicted
+    return as_start(r, grid, U, g_target, T, r_cut), source
 
 
 def as_start(r, grid, U, g_target, T: float, r_cut: float) -> np.ndarray:
@@ -378,82 +331,17 @@ def as_start(r, grid, U, g_target, T: float, r_cut: float) -> np.ndarray:
     return (U - np.interp(r_cut, r, U)) * (r < r_cut)
 
 
-@dataclass
-class IBIInput:
-    """What run_ibi takes from the AA stage: the target on the IBI grid (bin centres r, g and the
-    deviation its sampling noise explains, target_rdf), the CG start (positions in [0, L) and box,
-    initial_configuration) and the bead mass (g/mol)."""
-    r: np.ndarray
-    g: np.ndarray
-    noise: float
-    positions: np.ndarray
-    box: np.ndarray
-    mass: float
-
-
-def ibi_input(job, section: dict | None = None, frames=None) -> IBIInput:
-    """IBIInput computed from the AA COM trajectory (`frames` as read_gsd, or aa_com.gsd read here) on
-    the IBI grid of the preset's "ibi" `section` (r_cut, rdf_dr)."""
-    sec = section if section is not None else jobs.preset(job)["ibi"]
-    frames = frames if frames is not None else trajectory.read_gsd(job.fn(AA_TRAJECTORY))
-    positions, box = initial_configuration(job, frames)
-    # the target comes from the AA frames, whose smallest NPT box is below the (mean-volume) CG box
-    r_max, bins = ibi_grid(float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1)), [float(frames[2].min()), *box])
-    r, g, noise = target_rdf(frames[1], frames[2], r_max, bins)
-    return IBIInput(r, g, noise, positions, box, bead_mass(job))
-
-
-def _ibi_input_key(job, section: dict) -> str:
-    """What a cached IBIInput depends on beyond the statepoint: the IBI grid (r_cut, rdf_dr) and the
-    AA trajectory it came from (size and mtime of aa_com.gsd; "released" where a data release brought
-    the job without it, see mobcg.release: then the stored input is the only one there is)."""
-    try:
-        st = os.stat(job.fn(AA_TRAJECTORY))
-        source = f"{st.st_size}:{st.st_mtime_ns}"
-    except FileNotFoundError:
-        source = "released"
-    return (f"v{IBI_INPUT_VERSION} r_cut={float(section['r_cut'])!r} rdf_dr={float(section.get('rdf_dr', 0.1))!r} "
-            f"{AA_TRAJECTORY}={source}")
-
-
-def save_ibi_input(job, frames=None, section: dict | None = None) -> IBIInput:
-    """Compute the job's IBIInput once (the AA analysis, which has the frames in memory) and store it in
-    ibi_input.npz (atomically), keyed by _ibi_input_key, so run_ibi reads neither the trajectory nor
-    computes the target."""
-    sec = section if section is not None else jobs.preset(job)["ibi"]
-    key = _ibi_input_key(job, sec)
-    inp = ibi_input(job, sec, frames)
-    files.write_with(job.fn(IBI_INPUT), lambda fh: np.savez(
-        fh, key=np.array(key), r=inp.r, g=inp.g, noise=np.float64(inp.noise), positions=inp.positions,
-        box=inp.box, mass=np.float64(inp.mass)))
-    return inp
-
-
-def cached_ibi_input(job, section: dict | None = None) -> IBIInput | None:
-    """The stored IBIInput (save_ibi_input) if it is there and current (same IBI grid, same AA
-    trajectory), else None (jobs analysed before it existed, a changed preset, a new trajectory)."""
-    sec = section if section is not None else jobs.preset(job)["ibi"]
-    try:
-        with np.load(job.fn(IBI_INPUT), allow_pickle=False) as z:
-            key, stored = _ibi_input_key(job, sec), str(z["key"])
-            if stored != key and not (key.endswith("=released") and stored.rsplit("=", 1)[0] == key.rsplit("=", 1)[0]):
-                return None
-            return IBIInput(np.array(z["r"]), np.array(z["g"]), float(z["noise"]), np.array(z["positions"]),
-                            np.array(z["box"]), float(z["mass"]))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-
-
-def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
+def run_ibi(job, np: int = 1, progress=print, start=None) -> ibi.IBIResult:
     """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
 
-    `models`: an analysis folder; when it holds a trained structure-preserving model, IBI starts from
-    its prediction for this force field instead of the PMF (job.doc["ibi_start"] says which).
-    Target, start and bead mass come from ibi_input.npz (the AA analysis') when current, else from
-    aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
+    `start`: (grid, U, source) of a potential to start from instead of the PMF, e.g. the trained
+    structure-preserving model's prediction (aggregate.warm_start, passed in by the workflow);
+    job.doc["ibi_start"] says which (a resumed run keeps the start it began with).
+    Target, start and bead mass come from ibi_input.npz (the AA analysis', aa_input) when current, else
+    from aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
     with files.Background() as background:  # IBI's file work off the critical path (iterate)
-        result, r_cut = _run_ibi(job, np, progress, models, background)
+        result, r_cut = _run_ibi(job, np, progress, start, background)
     # every record on disk; then the done marker
     job.doc.update({"ibi_start": result.start,  # a resumed run keeps the start it began with
                     "ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
@@ -465,14 +353,17 @@ def run_ibi(job, np: int = 1, progress=print, models=None) -> ibi.IBIResult:
     return result
 
 
-def aa_input(job, section: dict | None = None) -> IBIInput:
-    """The job's IBIInput: stored by the AA analysis (ibi_input.npz) when current, else computed from
-    aa_com.gsd (section: the preset's "ibi")."""
+def aa_input(job, section: dict | None = None) -> target.IBIInput:
+    """What the CG stage takes from the AA one (target.IBIInput: IBI's target, the CG start, the bead
+    mass): stored by the AA analysis (ibi_input.npz) when current, else computed from aa_com.gsd
+    (section: the preset's "ibi")."""
     sec = section if section is not None else jobs.preset(job)["ibi"]
-    return cached_ibi_input(job, sec) or ibi_input(job, sec)
+    r_cut, dr = float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1))
+    return (target.load(job.fn(IBI_INPUT), target.key(job.fn(AA_TRAJECTORY), r_cut, dr))
+            or target.compute(trajectory.read_gsd(job.fn(AA_TRAJECTORY)), r_cut, dr, bead_mass(job)))
 
 
-def _run_ibi(job, np, progress, models, background):
+def _run_ibi(job, np, progress, predicted, background):
     sec = jobs.preset(job)["ibi"]
     T = float(job.sp.get("temperature", 298.15))
     inp = aa_input(job, sec)
@@ -491,9 +382,7 @@ def _run_ibi(job, np, progress, models, background):
 
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
     say = (lambda line: progress(f"job {job.id}: {line}")) if progress else None
-    U_start, start = start_potential(r, g_target, T, r_cut, models,
-                                     jobs.forcefield(job) if models is not None else None, say,
-                                     jobs.molecule(job) if models is not None else None)  # (rdkit)
+    U_start, start = start_potential(r, g_target, T, r_cut, predicted)
     result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
                      P_target=float(job.sp.get("pressure", 1.0)), mass=inp.mass, np=np,
                      job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
@@ -581,7 +470,7 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
     r_max, bins = float(r[-1]) + dr / 2, len(r)
     _, aa_pos, aa_boxes = trajectory.read_gsd(job.fn(AA_TRAJECTORY))
     _, _, counts, norms = analysis.rdf_frames(aa_pos, aa_boxes, r_max, bins)
-    first, second = _halves(counts, norms)
+    first, second = target.halves(counts, norms)
     delta = 0.5 * (first - second)
     _, g, counts, norms = analysis.rdf_frames(run.positions, run.boxes, r_max, bins)
     jacobian = ibi.imc_jacobian(counts, norms.mean(0), T)
@@ -653,6 +542,15 @@ def analyze(job, before_done=None) -> None:
     job.doc["alpha"] = alpha
 
 
+def infinite_D(doc, model: str) -> tuple[float, float]:
+    """(D_<model>_inf, its error) of an analysed job (1e-9 m²/s): the convention of alpha, the datasets
+    and the pairs. A trusted job always has it (viscosity_resolved); only an untrusted job, or a preset
+    that waives trust (tiny, tests), can lack it, and then gets the raw D."""
+    if f"D_{model}_inf" in doc:
+        return float(doc[f"D_{model}_inf"]), float(doc[f"D_{model}_inf_err"])
+    return float(doc[f"D_{model}"]), float(doc.get(f"D_{model}_err", 0.0))
+
+
 def mobility_ratio(doc: dict) -> dict:
     """alpha = D_CG / D_AA from a job document's D values: `alpha` ± `alpha_err` from the infinite-box
     D of both models (the convention of alpha, the datasets and the pairs), `alpha_raw` from the
@@ -661,10 +559,7 @@ def mobility_ratio(doc: dict) -> dict:
     ratio, and the job is untrusted, aggregate.TRUST_FLAGS)."""
     raw = doc["D_CG"] / doc["D_AA"]
     resolved = "D_AA_inf" in doc and "D_CG_inf" in doc
-    if resolved:
-        a, b, ea, eb = doc["D_CG_inf"], doc["D_AA_inf"], doc["D_CG_inf_err"], doc["D_AA_inf_err"]
-    else:
-        a, b, ea, eb = doc["D_CG"], doc["D_AA"], doc["D_CG_err"], doc.get("D_AA_err", 0.0)
+    (a, ea), (b, eb) = infinite_D(doc, "CG"), infinite_D(doc, "AA")
     alpha = a / b
     return {"alpha_raw": raw, "alpha": alpha, "alpha_err": alpha * math.hypot(ea / a, eb / b),
             "viscosity_resolved": resolved}
@@ -676,3 +571,119 @@ def ibi_label(job) -> str | None:
     if "ibi_iteration" not in doc or "ibi_converged" in doc:
         return None
     return f"ibi {doc['ibi_iteration']}: {100 * doc.get('ibi_deviation_current', float('nan')):.1f}%"
+
+
+# ----------------------------------------------------------------------------------------
+# structure and mobility in one model: the IBI table + a DPD friction matched to D_AA (issue 23)
+
+MOBILITY_DIR = "mobility"  # one folder per CG run of the search, and search.json
+FRAGMENT = "cg_dpd.in"  # the LAMMPS fragment for a user's own CG input
+
+
+def mobility_done(job) -> bool:
+    doc = jobs.document(job)
+    return "dpd_gamma" in doc or "mobility_failed" in doc
+
+
+def match_mobility(job, np: int = 1, progress=print) -> dict:
+    """The DPD friction γ with which the job's IBI table moves as fast as the all-atom liquid:
+    D_CG_inf(γ) = D_AA_inf within their combined error, by a root search on log γ (friction.Search)
+    started from the estimate of a bead among resting neighbours (friction.einstein_gamma). Each run is
+    the CG production (cg section: size, length, seed) with NVE + LAMMPS' DPD thermostat (pair
+    dpd/tstat, reach: the first minimum of the AA g(r)) instead of Nosé–Hoover, its D moved to an
+    infinite box with its own Green–Kubo viscosity (the friction raises it). Resumable: every finished
+    run is recorded in mobility/search.json, a killed run resumes from its restart. Writes the fragment
+    cg_dpd.in (with cg_potential.table) and records dpd_gamma (the done marker, last), dpd_cutoff,
+    D_CG_matched ± err, alpha_matched, the matched run's RDF deviation, r² and pressure. A job whose CG
+    model is already slower than the AA one (alpha < 1 beyond the errors: no friction can help) records
+    mobility_failed with the reason and leaves its other results as they are."""
+    doc = dict(job.doc)
+    T = float(job.sp.get("temperature", 298.15))
+    (target, target_err), (D0, D0_err) = infinite_D(doc, "AA"), infinite_D(doc, "CG")
+    if D0 + math.hypot(D0_err, target_err) < target:
+        reason = (f"job {job.id}: the CG model without friction is already slower than the all-atom liquid "
+                  f"(D_CG_inf {D0:.3g} ± {D0_err:.2g} < D_AA_inf {target:.3g} ± {target_err:.2g}): no friction can match it")
+        job.doc["mobility_failed"] = reason
+        if progress:
+            progress(reason)
+        return {"mobility_failed": reason}
+    sec = jobs.preset(job)["cg"]
+    inp = aa_input(job)
+    positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
+    r_aa, g_aa = jobs.load_columns(job.fn("rdf_aa.txt")).T
+    cutoff = friction.first_minimum(r_aa, g_aa)
+    start = friction.einstein_gamma(D0, target, r_aa, g_aa, len(inp.positions) / float(np_asarray(inp.box).prod()),
+                                    cutoff, T) or 1e-3
+    # a friction that needs a time step below 0.5 fs is not worth its cost (friction.max_timestep)
+    search = friction.Search(target, target_err, D0, start, max_gamma=friction.max_timestep(1.0, inp.mass) / 0.5)
+    record = Path(job.fn(MOBILITY_DIR)) / "search.json"
+    runs = json.loads(record.read_text())["runs"] if record.is_file() else []
+    search.runs = [(r["gamma"], r["D_CG_inf"], r["D_CG_inf_err"]) for r in runs]
+    run_cg = functools.partial(friction_run, job, sec, positions, box, T, np=np)
+    while not search.done():
+        gamma = search.next_gamma()
+        result = run_cg({"kind": "dpd", "gamma": gamma, "cutoff": cutoff}, f"run_{len(runs):02d}")
+        runs.append(result)
+        search.runs.append((gamma, result["D_CG_inf"], result["D_CG_inf_err"]))
+        files.write_json(record, {"D_target": target, "D_target_err": target_err, "D0": D0, "start": start,
+                                  "cutoff": cutoff, "runs": runs})
+        if progress:
+            progress(f"job {job.id}: DPD friction gamma {gamma:.4g} kcal fs/(mol Å²): D_CG_inf {result['D_CG_inf']:.3g} "
+                     f"± {result['D_CG_inf_err']:.2g} (target D_AA_inf {target:.3g} ± {target_err:.2g})")
+    return _record_match(job, runs, search, cutoff, T, inp.mass, float(doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"])))
+
+
+def friction_run(job, section: dict, positions, box, T: float, friction_: dict, name: str, np: int = 1) -> dict:
+    """One CG production with the job's IBI table and a friction as the thermostat, in mobility/<name>/:
+    its D (raw and moved to an infinite box with the run's own viscosity), RDF deviation and r² against
+    the AA target, and pressure."""
+    table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
+    r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
+    mass = bead_mass(job)
+    section = dict(section)
+    if friction_["kind"] == "dpd":  # a time step that resolves the friction (friction.max_timestep)
+        section["timestep_fs"] = min(float(section["timestep_fs"]),
+                                     math.floor(100 * friction.max_timestep(friction_["gamma"], mass)) / 100)
+    run = simulate(table, Path(job.fn(MOBILITY_DIR)) / name, positions, box, T, section, r_cut=r_cut, np=np,
+                   job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=mass, keep_raw=False,
+                   stress_ps=section.get("stress_ps", 0.05), friction=friction_)
+    _, d = diffusion_of(run.times, run.positions)
+    keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
+    dev, r2 = rdf_against_target(job, run.times, run.positions, run.boxes)
+    return {**friction_, "timestep_fs": section["timestep_fs"], "D_CG": d.D, "D_CG_err": d.err, "D_CG_diffusive": d.diffusive,
+            "D_CG_inf": keys.get("D_CG_inf", d.D), "D_CG_inf_err": keys.get("D_CG_inf_err", d.err),
+            "eta_CG": keys["eta_CG"], "eta_CG_err": keys["eta_CG_err"], "rdf_deviation": dev, "rdf_r2": r2,
+            "pressure": run.pressure, "pressure_err": run.pressure_err, "run": name}
+
+
+def rdf_against_target(job, times, positions, boxes) -> tuple[float, float]:
+    """(RDF deviation, r²) of CG frames against the job's AA target (rdf_aa.txt), on its grid."""
+    from .datasets import rdf_r2
+    aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
+    dr = aa_rdf[1, 0] - aa_rdf[0, 0]
+    r, g = analysis.rdf(positions, boxes, aa_rdf[-1, 0] + dr / 2, len(aa_rdf))
+    n = min(len(r), len(aa_rdf))
+    return float(ibi.deviation(r[:n], g[:n], aa_rdf[:n, 1])), rdf_r2(aa_rdf[:n, 1], g[:n])
+
+
+def _record_match(job, runs: list, search: friction.Search, cutoff: float, T: float, mass: float,
+                  r_cut: float) -> dict:
+    """The best run of the search as the job's matched model: the fragment, then the job.doc keys,
+    dpd_gamma last (the done marker)."""
+    gamma, D, err = search.best()
+    best = next(r for r in runs if r["gamma"] == gamma)
+    files.write_text(job.fn(FRAGMENT), friction.fragment(POTENTIAL_TABLE, r_cut, gamma, cutoff, T, mass,
+                                                         keyword=POTENTIAL, table_style=TABLE_STYLE, job=job.id))
+    doc = dict(job.doc)
+    target = infinite_D(doc, "AA")[0]
+    noise = doc.get("ibi_noise") or doc.get("ibi_target_noise") or 0.0
+    keys = {"dpd_cutoff": cutoff, "dpd_runs": len(runs), "dpd_matched": search.matched(D, err),
+            "D_CG_matched": D, "D_CG_matched_err": err, "alpha_matched": D / target,
+            "alpha_matched_err": D / target * math.hypot(err / D, search.D_target_err / target),
+            "eta_CG_matched": best["eta_CG"], "cg_matched_pressure": best["pressure"],
+            "cg_matched_rdf_deviation": best["rdf_deviation"], "cg_matched_rdf_r2": best["rdf_r2"],
+            # a thermostat does not move g(r): the matched run's RDF must fit as well as the unmatched one's
+            "cg_matched_rdf_within_noise": best["rdf_deviation"] <= doc.get("cg_rdf_deviation", 0.0) + noise}
+    job.doc.update(keys)
+    job.doc["dpd_gamma"] = gamma  # kcal fs/(mol Å²), within dpd_cutoff Å
+    return keys | {"dpd_gamma": gamma}

@@ -34,6 +34,31 @@ NONBONDED = {
     "special_lj_coul_14": 0.5,
 }
 
+MASS = {"C": 12.011, "H": 1.008}  # amu (IUPAC conventional atomic weights)
+AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/amu in s⁻²
+# Below this a set costs > 10× the OPLS-AA run (1 fs) and rounding would reach 0 (ZeroDivisionError):
+# K ≈ 4e4 kcal/mol/Å², 40× the sampling box's stiffest corner (0.66 fs).
+MIN_TIMESTEP = 0.1
+
+
+def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0) -> float:
+    """Time step (fs) resolving the fastest bond vibration with `steps_per_period` steps, ≤ `maximum`.
+
+    Harmonic bond E = K (r − r0)² has spring constant 2K; ω = sqrt(2K/μ) with the reduced mass μ.
+    ForceFieldError when that is below MIN_TIMESTEP (a bond too stiff to simulate).
+    """
+    periods = []
+    for bond, (a, b) in {"CC": ("C", "C"), "CH": ("C", "H")}.items():
+        mu = MASS[a] * MASS[b] / (MASS[a] + MASS[b])
+        omega = math.sqrt(2 * forcefield["bonds"][bond]["k"] * AMU_KCAL / mu)  # rad/s
+        periods.append(2 * math.pi / omega * 1e15)  # fs
+    dt = min(maximum, min(periods) / steps_per_period)
+    if dt < MIN_TIMESTEP:
+        raise ForceFieldError(f"K_CC = {forcefield['bonds']['CC']['k']:g}, K_CH = {forcefield['bonds']['CH']['k']:g} "
+                              f"kcal/mol/Å² need a {dt:.2g} fs time step (< {MIN_TIMESTEP} fs): too stiff to simulate")
+    return math.floor(dt * 100) / 100
+
+
 # Flat names (as in the published tables) -> path in the nested statepoint.
 PARAMETERS: dict[str, tuple[str, str, str]] = {
     "K_CC": ("bonds", "CC", "k"), "r0_CC": ("bonds", "CC", "r0"),

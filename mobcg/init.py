@@ -34,8 +34,8 @@ def nest_checked(flat: dict, where: str) -> dict:
 
 
 def check_runnable(ff: dict, where: str) -> None:
-    """Refuse a set whose bonds are too stiff to integrate (aa.timestep), before any job exists."""
-    from .aa import timestep  # rdkit and LAMMPS helpers: only when init needs them
+    """Refuse a set whose bonds are too stiff to integrate (forcefield.timestep), before any job exists."""
+    from .forcefield import timestep
     try:
         timestep(ff)
     except ForceFieldError as exc:
@@ -157,8 +157,7 @@ def published_sets(args) -> list[tuple[dict, bool, dict]]:
     ref = load_reference_systems()
     floor = preset.get("published_min_D_AA", 0.0) if args.published_min_daa is None else args.published_min_daa
     min_dt = preset.get("published_min_timestep_fs", 0.0)
-    from .aa import timestep
-    from .forcefield import nest
+    from .forcefield import nest, timestep
     near = preset.get("published_max_bond_change", math.inf)  # Å from OPLS-AA's r0_CC and r0_CH
 
     def usable(i):

@@ -50,14 +50,14 @@ def molecule(job) -> str:
 
 def check_statepoint(job) -> None:
     """Raise StatepointError naming the job and the value unless molecule, force field (its bonds not
-    too stiff for aa.timestep included), preset, temperature and pressure are usable."""
+    too stiff for forcefield.timestep included), preset, temperature and pressure are usable."""
     import signac.errors
 
-    from . import aa
+    from .forcefield import timestep
     try:
         ff = forcefield(job)
         try:
-            aa.timestep(ff)
+            timestep(ff)
         except ForceFieldError as exc:
             raise ForceFieldError(f"job {job.id}: {exc}") from None
     except ForceFieldError as exc:

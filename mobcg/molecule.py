@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .forcefield import NONBONDED
+from .forcefield import MASS, NONBONDED  # noqa: F401 (MASS: the atoms' masses, amu)
 
 DEFAULT = "2,3,4-trimethylpentane"  # the paper's molecule; a statepoint without "molecule" means it
 SMILES = {
@@ -26,7 +26,6 @@ SMILES = {
     "isooctane": "CC(C)(C)CC(C)C",  # 2,2,4-trimethylpentane
 }
 DESCRIPTORS = ("heavy_atoms", "branches", "quaternary_carbons", "molar_mass")
-MASS = {"C": 12.011, "H": 1.008}  # amu
 ATOM_TYPES = ("C", "H")
 BOND_TYPES = ("CC", "CH")
 ANGLE_TYPES = ("CCC", "CCH", "HCH")

@@ -110,11 +110,16 @@ def _write(job_list, directory: Path) -> Path:
         lines += ["Failed parameter sets:", ""] + [f"- `{j.id[:8]}` {j.doc.get('failed_stage', '')}: "
                                                   f"{j.doc.get('failure_reason', '')}" for j in failed] + [""]
     lines += ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`), "
-              "its production kept that density (`density_steady`) and both MSD fit windows are diffusive "
-              "(`D_AA_diffusive`, `D_CG_diffusive`); jobs that lack a flag are listed with it and left out.", "",
-              "| job | reference | holdout | density g/cm³ | settled | steady | D_AA 1e-9 m²/s | diffusive | D_CG 1e-9 m²/s "
-              "| diffusive | alpha | IBI dev. | published D_AA / D_CG / alpha | used |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "its production kept that density (`density_steady`), both MSD fit windows are diffusive "
+              "(`D_AA_diffusive`, `D_CG_diffusive`) and both viscosities are positive (`viscosity_resolved`); jobs "
+              "that lack a flag are listed with it and left out.", "",
+              "D (1e-9 m²/s) is moved to an infinite box with each model's own Green–Kubo viscosity η (mPa·s; "
+              "Yeh–Hummer): the convention of alpha, the datasets and the pairs. The measured D (raw, in the box of "
+              "`box_AA`, `box_CG` Å) follow in brackets.", "",
+              "| job | reference | holdout | density g/cm³ | settled | steady | D_AA ∞ (raw) | η_AA | diffusive | "
+              "D_CG ∞ (raw) | η_CG | diffusive | alpha | IBI dev. | DPD γ, alpha matched | "
+              "published D_AA / D_CG / alpha | used |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def flag(value):
         return "yes" if value is True else ("**no**" if value is False else "–")
@@ -126,9 +131,9 @@ def _write(job_list, directory: Path) -> Path:
             published = f"{pub['D_AA']:.2f} / {pub['D_CG']:.2f} / {pub['alpha']:.2f}" if pub else ""
             lines.append(f"| `{j.id[:8]}` | {'yes' if d.get('reference') else ''} | {'yes' if d.get('holdout') else ''} | "
                          f"{d['density']:.3f} | {flag(d.get('density_converged'))} | {flag(d.get('density_steady'))} | "
-                         f"{d['D_AA']:.2f} ± {d['D_AA_err']:.2f} "
-                         f"| {flag(d.get('D_AA_diffusive'))} | {d['D_CG']:.2f} ± {d['D_CG_err']:.2f} | "
-                         f"{flag(d.get('D_CG_diffusive'))} | {d['alpha']:.2f} | {100 * d['ibi_deviation']:.1f} % | "
+                         f"{_d(d, 'AA')} | {_eta(d, 'AA')} | {flag(d.get('D_AA_diffusive'))} | {_d(d, 'CG')} | "
+                         f"{_eta(d, 'CG')} | {flag(d.get('D_CG_diffusive'))} | {d['alpha']:.2f} ± {d.get('alpha_err', 0):.2f} | "
+                         f"{100 * d['ibi_deviation']:.1f} % | {_friction(d)} | "
                          f"{published} | {'yes' if aggregate.finished(j) else '**no**'} |")
     lines += ["", "## Models (k-fold cross-validation on the training jobs)", "",
               "| model | samples | score |", "| --- | --- | --- |"]
@@ -164,3 +169,21 @@ def _write(job_list, directory: Path) -> Path:
               "one an RDF as close to the AA target as IBI's.", "",
               f"<!-- models {models_json['fingerprint']} -->"]
     return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
+
+
+def _d(doc, model: str) -> str:
+    """D_<model>_inf ± err (raw D in brackets), or the raw one alone where there is no viscosity."""
+    raw = f"{doc[f'D_{model}']:.2f}"
+    if f"D_{model}_inf" not in doc:
+        return f"– ({raw} ± {doc.get(f'D_{model}_err', 0):.2f})"
+    return f"{doc[f'D_{model}_inf']:.2f} ± {doc[f'D_{model}_inf_err']:.2f} ({raw})"
+
+
+def _eta(doc, model: str) -> str:
+    return f"{doc[f'eta_{model}']:.2f} ± {doc[f'eta_{model}_err']:.2f}" if f"eta_{model}" in doc else "–"
+
+
+def _friction(doc) -> str:
+    if "dpd_gamma" in doc:
+        return f"{doc['dpd_gamma']:.3g}, {doc['alpha_matched']:.2f}"
+    return "not reachable" if "mobility_failed" in doc else "–"

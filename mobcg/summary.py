@@ -20,9 +20,16 @@ from . import jobs
 # Below this many training jobs k-fold scores (R², RMSE) only show that the pipeline runs.
 MIN_MEANINGFUL_TRAINING = 20
 
-CSV_COLUMNS = ["job", "set", "preset", "density", "density_err", "density_converged", "density_steady", "D_AA",
-               "D_AA_err", "D_AA_diffusive", "ibi_deviation_percent", "ibi_iterations", "ibi_converged", "D_CG", "D_CG_err", "D_CG_diffusive",
-               "alpha", "failed_stage", "failure_reason"]
+# D_*_inf: moved to an infinite box with the model's own viscosity eta_* (the convention of alpha); D_AA, D_CG:
+# as measured in boxes of box_AA, box_CG Å
+CSV_COLUMNS = ["job", "set", "preset", "density", "density_err", "density_converged", "density_steady",
+               "D_AA_inf", "D_AA_inf_err", "eta_AA", "eta_AA_err", "D_AA", "D_AA_err", "box_AA", "D_AA_diffusive",
+               "ibi_deviation_percent", "ibi_iterations", "ibi_converged",
+               "D_CG_inf", "D_CG_inf_err", "eta_CG", "eta_CG_err", "D_CG", "D_CG_err", "box_CG", "D_CG_diffusive",
+               "viscosity_resolved", "alpha", "alpha_err", "alpha_raw", "dpd_gamma", "alpha_matched",
+               "failed_stage", "failure_reason"]
+_DOC_COLUMNS = [c for c in CSV_COLUMNS if c not in ("job", "set", "preset", "ibi_deviation_percent", "failed_stage",
+                                                   "failure_reason")]
 
 
 def role(doc: dict) -> str:
@@ -63,13 +70,9 @@ def rows(project) -> list[dict]:
     for job in project:
         d = jobs.document(job)
         out.append({"job": job.id, "set": role(d), "preset": job.sp.get("preset", ""),
-                    "density": d.get("density"), "density_err": d.get("density_err"),
-                    "density_converged": d.get("density_converged"), "density_steady": d.get("density_steady"),
-                    "D_AA": d.get("D_AA"), "D_AA_err": d.get("D_AA_err"), "D_AA_diffusive": d.get("D_AA_diffusive"),
+                    **{k: d.get(k) for k in _DOC_COLUMNS},
                     "ibi_deviation_percent": None if "ibi_deviation" not in d else 100 * d["ibi_deviation"],
-                    "ibi_iterations": d.get("ibi_iterations"), "ibi_converged": d.get("ibi_converged"),
-                    "D_CG": d.get("D_CG"), "D_CG_err": d.get("D_CG_err"), "D_CG_diffusive": d.get("D_CG_diffusive"),
-                    "alpha": d.get("alpha"), "failed_stage": d.get("failed_stage") if d.get("failed") else None,
+                    "failed_stage": d.get("failed_stage") if d.get("failed") else None,
                     "failure_reason": reason(d, job.id) if d.get("failed") else None})
     order = {"reference": 0, "training": 1, "held-out": 2}
     return sorted(out, key=lambda r: (r["failure_reason"] is not None, order[r["set"]], r["job"]))
@@ -88,20 +91,22 @@ def _flag(value) -> str:
 
 
 def table(rows_: list[dict]) -> str:
-    """Aligned text table; D in 1e-9 m²/s."""
-    header = ["job", "set", "ρ g/cm³", "ρ conv.", "ρ steady", "D_AA", "AA diff.", "IBI dev.", "IBI it.", "IBI conv.",
-              "D_CG", "CG diff.", "alpha", "failure"]
+    """Aligned text table; D in 1e-9 m²/s moved to an infinite box (∞) with each model's own viscosity η
+    (mPa·s); the raw D are in the CSV."""
+    header = ["job", "set", "ρ g/cm³", "ρ conv.", "ρ steady", "D_AA ∞", "η_AA", "AA diff.", "IBI dev.", "IBI it.",
+              "IBI conv.", "D_CG ∞", "η_CG", "CG diff.", "alpha", "failure"]
     body = []
     for r in rows_:
         failure = "" if r["failure_reason"] is None else \
             (f"{r['failed_stage']}: " if r["failed_stage"] else "") + r["failure_reason"]
         body.append([r["job"][:8], r["set"], _pm(r["density"], r["density_err"], ".3f"), _flag(r["density_converged"]),
                      _flag(r["density_steady"]),
-                     _pm(r["D_AA"], r["D_AA_err"], ".2f"), _flag(r["D_AA_diffusive"]),
+                     _pm(r["D_AA_inf"], r["D_AA_inf_err"], ".2f"), _pm(r["eta_AA"], r["eta_AA_err"], ".2f"),
+                     _flag(r["D_AA_diffusive"]),
                      _num(r["ibi_deviation_percent"], ".1f") + (" %" if r["ibi_deviation_percent"] is not None else ""),
                      _num(r["ibi_iterations"], "d"), _flag(r["ibi_converged"]),
-                     _pm(r["D_CG"], r["D_CG_err"], ".2f"), _flag(r["D_CG_diffusive"]), _num(r["alpha"], ".2f"),
-                     failure])
+                     _pm(r["D_CG_inf"], r["D_CG_inf_err"], ".2f"), _pm(r["eta_CG"], r["eta_CG_err"], ".2f"),
+                     _flag(r["D_CG_diffusive"]), _pm(r["alpha"], r["alpha_err"], ".2f"), failure])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header) - 1)]
     lines = []
     for line in [header, *body]:
@@ -175,5 +180,6 @@ def text(project, analysis) -> str:
     n_failed = sum(r["failure_reason"] is not None for r in rows_)
     n_done = sum(r["alpha"] is not None and r["failure_reason"] is None for r in rows_)
     head = (f"{len(rows_)} jobs: {n_done} finished (alpha known), {n_failed} failed, "
-            f"{len(rows_) - n_done - n_failed} not finished.  D in 1e-9 m²/s.")
+            f"{len(rows_) - n_done - n_failed} not finished.  D in 1e-9 m²/s in an infinite box (Yeh–Hummer with "
+            f"each model's own Green–Kubo viscosity η, mPa·s); alpha = D_CG ∞ / D_AA ∞; the measured D: --csv.")
     return "\n".join([head, "", table(rows_), "", *scores(analysis), "", *where(analysis)]) + "\n"

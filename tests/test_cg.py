@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobcg import analysis, cg, ibi, lammps, presets, tables
+from mobcg import analysis, cg, ibi, lammps, presets, tables, target
 from mobcg.lammps import trajectory
 
 
@@ -76,7 +76,7 @@ def test_ibi_recovers_known_potential(reference, tmp_path):
     """IBI from the PMF start: RDF deviation < 1 % within 15 iterations (typically 7-12 here: run noise puts the floor near 1 %),
     and the recovered potential matches the known one to 0.1 kcal/mol where it is attractive
     (6.2-11 Å; IBI's 1 Å tail switch changes the last Å) and to 0.3 kcal/mol at 5.5 Å on the wall."""
-    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r_max, bins = target.grid(R_CUT, 0.2, [L] * 3)
     r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
     section = dict(RUN, max_iterations=15, tol=0.01, lam=1.0, equilibrate_ps=10.0, production_ps=150.0)
     seen = []
@@ -107,7 +107,7 @@ def test_imc_recovers_potential_and_pressure_in_fewer_iterations_than_ibi(refere
     deviation < 1 % with |P - P_target| < 50 atm within 4 iterations (measured: at iteration 3, with the
     attractive part of U within 0.03 kcal/mol of the truth), plain IBI does not within 5 (measured:
     2.6-2.9 % at iteration 3, 1.4-2.2 % at 4, pressure still 50-70 atm high)."""
-    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r_max, bins = target.grid(R_CUT, 0.2, [L] * 3)
     r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
     start = reference.positions[-1] % L
     runs = {}
@@ -130,7 +130,7 @@ def test_the_presets_trust_region_bounds_the_newton_step(reference, tmp_path):
     """ibi.max_step (kT) from the preset section reaches the Newton step: one IMC iteration from the
     PMF moves U by at most max_step kT where the target is sampled; with room (3 kT) the same step
     is larger (measured: 0.53 kT)."""
-    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r_max, bins = target.grid(R_CUT, 0.2, [L] * 3)
     r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
     kT = 0.0019872041 * T
     steps = {}
@@ -149,7 +149,7 @@ def test_the_presets_near_target_regularisation_reaches_the_newton_step(referenc
     """ibi.reg_near/reg_switch from the preset section: with the switch above the PMF's deviation the
     first Newton step is the one reg_near alone gives (same seeds, same run), with the switch below it
     it is reg's; ibi.json records the three."""
-    r_max, bins = cg.ibi_grid(R_CUT, 0.2, [L] * 3)
+    r_max, bins = target.grid(R_CUT, 0.2, [L] * 3)
     r, g_target = analysis.rdf(reference.positions, reference.boxes, r_max, bins)
 
     def first_step(name, **reg):
@@ -243,12 +243,18 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     job.doc["D_CG_perturbed"] = [d_cg - 2.0, d_cg + 2.0]  # runs far apart: their scatter is the error
     cg.analyze(job)
     assert job.doc["D_CG_err"] == pytest.approx(2.0, rel=1e-9)
-    assert job.doc["alpha_err"] == pytest.approx(
-        job.doc["alpha"] * np.hypot(2.0 / d_cg, job.doc["D_AA_err"] / job.doc["D_AA"]), rel=1e-9)
+    # the error travels into the infinite-box D (with the viscosity's share) and into alpha
+    shift = job.doc["D_CG_inf"] - d_cg
+    assert shift > 0 and job.doc["D_CG_inf_err"] == pytest.approx(
+        np.hypot(2.0, shift * job.doc["eta_CG_err"] / job.doc["eta_CG"]), rel=1e-9)
+    d_aa, d_aa_err = cg.infinite_D(job.doc, "AA")  # (this stand-in AA stage has no viscosity: its raw D)
+    assert job.doc["alpha_err"] == pytest.approx(job.doc["alpha"] * np.hypot(
+        job.doc["D_CG_inf_err"] / job.doc["D_CG_inf"], d_aa_err / d_aa), rel=1e-9)
     job.doc["D_CG_perturbed"] = [d_minus, d_plus]
     cg.analyze(job)
     assert job.doc["D_CG"] > 0 and 0 < job.doc["D_CG_err"] < job.doc["D_CG"]
-    assert job.doc["alpha"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
+    assert job.doc["alpha"] == pytest.approx(job.doc["D_CG_inf"] / d_aa)
+    assert job.doc["alpha_raw"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
     assert np.isfinite(job.doc["alpha_err"]) and 0 <= job.doc["cg_rdf_deviation"] < 0.5
     assert job.isfile("rdf_cg.txt") and job.isfile("msd_cg.txt")
     names = sorted(p.name for p in plots.job_figures(job))
@@ -276,6 +282,21 @@ def _standin_aa_job(reference, tmp_path, monkeypatch, frames=400):
     return job, tiny
 
 
+def _grid_of(job):
+    sec = cg.jobs.preset(job)["ibi"]
+    return float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1))
+
+
+def _fresh_input(job):
+    """The IBI input computed from aa_com.gsd now (target.compute, as run_ibi does without a stored one)."""
+    return target.compute(trajectory.read_gsd(job.fn("aa_com.gsd")), *_grid_of(job), cg.bead_mass(job))
+
+
+def _stored_input(job):
+    """The stored IBI input if current for the job's grid and trajectory, else None."""
+    return target.load(job.fn(target.FILE), target.key(job.fn("aa_com.gsd"), *_grid_of(job)))
+
+
 def _assert_same_input(a, b):
     for name in ("r", "g", "positions", "box"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
@@ -292,8 +313,8 @@ def test_aa_analysis_stores_ibi_input_and_run_ibi_uses_it(reference, tmp_path, m
     job, _ = _standin_aa_job(reference, tmp_path, monkeypatch)
     aa.analyze(job)
     assert job.isfile(cg.IBI_INPUT) and "D_AA" in job.doc
-    fresh = cg.ibi_input(job)  # computed from aa_com.gsd now
-    cached = cg.cached_ibi_input(job)
+    fresh = _fresh_input(job)  # computed from aa_com.gsd now
+    cached = _stored_input(job)
     assert cached is not None
     _assert_same_input(cached, fresh)
     assert fresh.mass == molecule.molar_mass("2,3,4-trimethylpentane")
@@ -375,34 +396,34 @@ def test_a_stale_ibi_input_is_not_used(reference, tmp_path, monkeypatch):
     monkeypatch.setattr(trajectory, "read_gsd", lambda path: reads.append(path) or real_read(path))
 
     tiny["ibi"]["rdf_dr"] = 0.25  # another grid
-    assert cg.cached_ibi_input(job) is None
+    assert _stored_input(job) is None
     with pytest.raises(Stop):
         cg.run_ibi(job, progress=None)
     assert len(reads) == 1 and seen[-1][0][1] - seen[-1][0][0] == pytest.approx(0.25)
 
     tiny["ibi"]["rdf_dr"] = 0.2  # the grid it was stored for: used
-    assert cg.cached_ibi_input(job) is not None
+    assert _stored_input(job) is not None
     with pytest.raises(Stop):
         cg.run_ibi(job, progress=None)
     assert len(reads) == 1
 
     # a new AA trajectory (half the frames) after the analysis: its own target and start
-    before = cg.ibi_input(job)
+    before = _fresh_input(job)
     _standin_aa_job(reference, tmp_path, monkeypatch, frames=200)
-    assert cg.cached_ibi_input(job) is None
+    assert _stored_input(job) is None
     with pytest.raises(Stop):
         cg.run_ibi(job, progress=None)
     assert len(reads) == 3
-    now = cg.ibi_input(job)
+    now = _fresh_input(job)
     np.testing.assert_array_equal(seen[-1][1], now.g)
     np.testing.assert_array_equal(seen[-1][2], now.positions)
     assert not np.array_equal(now.g, before.g) and not np.array_equal(now.positions, before.positions)
 
     # a file another version wrote (its key names another version) is not read either
-    cg.save_ibi_input(job)
-    assert cg.cached_ibi_input(job) is not None
-    monkeypatch.setattr(cg, "IBI_INPUT_VERSION", cg.IBI_INPUT_VERSION + 1)
-    assert cg.cached_ibi_input(job) is None
+    target.save(job.fn(target.FILE), _fresh_input(job), target.key(job.fn("aa_com.gsd"), *_grid_of(job)))
+    assert _stored_input(job) is not None
+    monkeypatch.setattr(target, "VERSION", target.VERSION + 1)
+    assert _stored_input(job) is None
 
 
 def test_iterate_checks_its_grid_before_any_simulation(tmp_path):

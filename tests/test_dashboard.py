@@ -362,12 +362,15 @@ def test_job_page_shows_each_value_formatted_with_its_unit_and_error(client, res
     job = next(j for j in results_project if j.sp.replica == 0)
     job.doc.update({"density": 0.72345678, "D_AA": 2.345678, "D_AA_err": 0.0456789, "ibi_iterations": 13,
                     "ibi_deviation": 0.00812345, "ibi_converged": True, "D_CG": 14.56789, "D_CG_err": 0.345678,
-                    "alpha": 14.56789 / 2.345678})
+                    "D_AA_inf": 2.9876543, "D_AA_inf_err": 0.2345678, "eta_AA": 0.5123456, "eta_AA_err": 0.1012345,
+                    "alpha": 14.56789 / 2.345678, "alpha_err": 0.71234567})
     html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
-    for label, value, unit in (("AA density", "0.7235", "g/cm³"), ("D_AA", "2.346 ± 0.04568", "1e-9 m²/s"),
+    for label, value, unit in (("AA density", "0.7235", "g/cm³"), ("D_AA as measured", "2.346 ± 0.04568", "1e-9 m²/s"),
+                               ("D_AA in an infinite box (Yeh–Hummer, own viscosity)", "2.988 ± 0.2346", "1e-9 m²/s"),
+                               ("AA shear viscosity (Green–Kubo)", "0.5123 ± 0.1012", "mPa·s"),
                                ("IBI iterations", "13", ""), ("IBI RDF deviation", "0.008123", "fraction"),
-                               ("IBI converged", "True", ""), ("D_CG", "14.57 ± 0.3457", "1e-9 m²/s"),
-                               ("alpha = D_CG / D_AA", "6.211", "")):
+                               ("IBI converged", "True", ""), ("D_CG as measured", "14.57 ± 0.3457", "1e-9 m²/s"),
+                               ("alpha = D_CG / D_AA (infinite box)", "6.211 ± 0.7123", "")):
         assert f"<tr><td>{label}</td><td>{value}</td><td>{unit}</td></tr>" in html, label
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mobcg import cg, ibi, models
+from mobcg import aggregate, cg, ibi, models, target
 
 T = 298.15
 KT = ibi.KB * T
@@ -93,8 +93,8 @@ class Fixed:
 
 
 def test_warm_start_from_a_trained_structure_model_is_used_and_recorded(tmp_path):
-    """cg.start_potential predicts from analysis/models/structure.joblib (the trained model's file),
-    moves it onto the IBI grid with a core of its own and U(r_cut) = 0, and names its source;
+    """aggregate.warm_start predicts from analysis/models/structure.joblib (the trained model's file),
+    cg.start_potential moves it onto the IBI grid with a core of its own and U(r_cut) = 0, and names its source;
     without a model it is the PMF; run_ibi records the start in ibi.json, and a resumed run keeps it."""
     from mobcg.forcefield import OPLS_AA
 
@@ -104,20 +104,20 @@ def test_warm_start_from_a_trained_structure_model_is_used_and_recorded(tmp_path
     models.save(Fixed(truth), analysis_dir / "models" / "structure.joblib", {"grid": grid.tolist()})
     (analysis_dir / "models.json").write_text(json.dumps({"fingerprint": "abc123"}))
     g_target = np.exp(-soft(R) / KT)
-    U0, source = cg.start_potential(R, g_target, T, RC, analysis_dir, OPLS_AA)
+    U0, source = cg.start_potential(R, g_target, T, RC, aggregate.warm_start(analysis_dir, OPLS_AA))
     assert source == "model:structure:abc123"
     sampled = (g_target > ibi.G_MIN) & (R < RC)
     expected = np.interp(R, grid, truth) - np.interp(RC, grid, truth)
     assert np.allclose(U0[sampled], expected[sampled], atol=1e-3)  # shift read on the 0.1 Å grid
     assert np.all(U0[R >= RC] == 0.0) and np.all(np.diff(U0[~sampled & (R < 5)]) < 0)
-    assert cg.start_potential(R, g_target, T, RC, tmp_path / "none", OPLS_AA) == (None, "pmf")
-    assert cg.start_potential(R, g_target, T, RC, None, OPLS_AA) == (None, "pmf")
+    assert aggregate.warm_start(tmp_path / "none", OPLS_AA) is None
+    assert cg.start_potential(R, g_target, T, RC, None) == (None, "pmf")
     # a model file that cannot be read is a start guess lost, not a failed job: PMF, with a line saying why
     broken = tmp_path / "broken"
     (broken / "models").mkdir(parents=True)
     (broken / "models" / "structure.joblib").write_text("not a model")
     lines = []
-    assert cg.start_potential(R, g_target, T, RC, broken, OPLS_AA, lines.append) == (None, "pmf")
+    assert aggregate.warm_start(broken, OPLS_AA, progress=lines.append) is None
     assert len(lines) == 1 and "structure model unusable" in lines[0] and "PMF" in lines[0]
 
     calls = []
@@ -189,7 +189,7 @@ def test_target_noise_normalises_each_half_by_its_own_volumes():
     sizes = np.r_[np.full(300, 20.0), np.full(300, 21.0)]
     pos = np.stack([rng.uniform(0, L, size=(60, 3)) for L in sizes])
     boxes = np.repeat(sizes[:, None], 3, axis=1)
-    r, g, noise = cg.target_rdf(pos, boxes, 9.0, 9)
+    r, g, noise = target.rdf(pos, boxes, 9.0, 9)
     assert np.allclose(g, analysis.rdf(pos, boxes, 9.0, 9)[1])
     assert noise < 0.02  # sampling only; counting the density change would give ≈ 0.04
 

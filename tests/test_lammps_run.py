@@ -37,7 +37,7 @@ def test_inputs_skip_fsync_but_stage_files_do_not(tmp_path, monkeypatch):
                   skin=2.0, timestep=5.0, temperature=298.15, seed=1, thermo_every=10, frame_every=10,
                   equilibrate_steps=10, production_steps=10, restart_every=10, restart_files="a b",
                   pressure=None, write_positions=True, rdf_bins=None, self_name="cg_nvt.0.in", resume=None,
-                  stress_every=None)
+                  stress_every=None, friction=None, table_style="spline")
     assert (tmp_path / "cg_nvt.0.in").is_file() and synced == []
     files.write_json(tmp_path / "done.json", {"ok": True})
     assert len(synced) == 1 and not list(tmp_path.glob(".*.tmp"))
@@ -47,7 +47,7 @@ CG_CONTEXT = dict(n_beads=1, job_id="j", segment=0, name="cg_nvt", data_file="cg
                   table_file="cg.table", keyword="CG", r_cut="10", skin=2.0, timestep=5.0, temperature=298.15,
                   seed=1, thermo_every=10, frame_every=10, equilibrate_steps=10, production_steps=10,
                   restart_every=10, restart_files="a b", pressure=None, write_positions=True, rdf_bins=None,
-                  self_name="cg_nvt.0.in", resume=None, stress_every=None)
+                  self_name="cg_nvt.0.in", resume=None, stress_every=None, friction=None, table_style="spline")
 
 
 def test_compiled_templates_are_kept_across_processes_and_a_bad_cache_is_harmless(tmp_path, monkeypatch):

@@ -29,8 +29,11 @@ STAGES = {
     "ibi done": ({"density": 0.72, "D_AA": 2.1, "D_AA_err": 0.2, "ibi_iterations": 15, "ibi_deviation": 0.0312,
                   "ibi_converged": False}, "ibi 15: 3.1 %"),
     "finished": ({"density": 0.7213, "density_err": 0.0041, "density_converged": True, "density_steady": False, "D_AA": 2.1, "D_AA_err": 0.2, "D_AA_diffusive": True,
+                  "D_AA_inf": 2.55, "D_AA_inf_err": 0.25, "eta_AA": 0.52, "eta_AA_err": 0.11,
                   "ibi_iterations": 15, "ibi_deviation": 0.0312, "ibi_converged": False, "D_CG": 12.81,
-                  "D_CG_err": 0.4, "D_CG_diffusive": False, "alpha": 6.1, "reference": True}, "alpha 6.1"),
+                  "D_CG_err": 0.4, "D_CG_inf": 15.56, "D_CG_inf_err": 0.45, "eta_CG": 0.12, "eta_CG_err": 0.01,
+                  "D_CG_diffusive": False, "alpha": 6.1, "alpha_err": 0.6, "alpha_raw": 6.1, "reference": True},
+                 "alpha 6.1"),
     "failed": ({"failed": True, "failed_stage": "equilibrate_aa",
                 "failure_reason": "job {id}: LAMMPS failed in equilibrate_aa.0.in after 3 s: ERROR: Lost atoms"},
                "failed: equilibrate_aa: Lost atoms"),
@@ -72,10 +75,11 @@ def test_summary_table_scores_and_where(project):
     lines = out.splitlines()
     row = {name: next(line for line in lines if line.startswith(ids[name][:8])) for name in STAGES}
     cells = re.split(r"\s{2,}", row["finished"])
-    assert cells == [ids["finished"][:8], "reference", "0.721 ± 0.004", "yes", "NO", "2.10 ± 0.20", "yes", "3.1 %",
-                     "15", "NO", "12.81 ± 0.40", "NO", "6.10"]
-    # absent flags and values are '-', never a guess
-    assert re.split(r"\s{2,}", row["aa done"])[1:7] == ["training", "0.721 ± -", "-", "-", "2.10 ± 0.20", "-"]
+    # the infinite-box D and each model's viscosity; the raw D are in the CSV
+    assert cells == [ids["finished"][:8], "reference", "0.721 ± 0.004", "yes", "NO", "2.55 ± 0.25", "0.52 ± 0.11",
+                     "yes", "3.1 %", "15", "NO", "15.56 ± 0.45", "0.12 ± 0.01", "NO", "6.10 ± 0.60"]
+    # absent flags and values are '-', never a guess (an AA analysis from before the viscosities: no D_AA ∞)
+    assert re.split(r"\s{2,}", row["aa done"])[1:7] == ["training", "0.721 ± -", "-", "-", "-", "-"]
     assert row["failed"].endswith("equilibrate_aa: LAMMPS failed in equilibrate_aa.0.in after 3 s: ERROR: Lost atoms")
     assert lines[0].startswith("6 jobs: 1 finished (alpha known), 1 failed, 4 not finished")
     # then the scores, with the warnings a 3-job project needs, and where to look
@@ -97,6 +101,7 @@ def test_summary_csv_holds_the_same_rows(project, tmp_path):
     finished = next(r for r in rows if r["job"] == ids["finished"])
     assert (finished["density"], finished["density_err"], finished["density_steady"], finished["D_CG"],
             finished["alpha"], finished["D_CG_diffusive"]) == ("0.7213", "0.0041", "False", "12.81", "6.1", "False")
+    assert (finished["D_AA"], finished["D_AA_inf"], finished["eta_AA"], finished["D_CG_inf"]) == ("2.1", "2.55", "0.52", "15.56")
     assert next(r for r in rows if r["job"] == ids["aa done"])["density_converged"] == ""
     assert next(r for r in rows if r["job"] == ids["failed"])["failure_reason"].endswith("ERROR: Lost atoms")
 
