@@ -69,11 +69,24 @@ def _project(flat, args, analysis: str) -> tuple[dict, list[str]]:
         lines.append(f"{head}  {_interval('68 %', result[f'{target}_interval_68'])}  "
                      f"{_interval('95 %', result[f'{target}_interval_95'])}  "
                      f"[{cv.get('k')}-fold CV on {cv.get('n')} jobs: R² {cv.get('r2', float('nan')):.2f}]")
+    if "dpd_gamma" in result:  # the friction that gives the structure-preserving table the AA mobility
+        head = f"DPD friction gamma = {_fmt(result['dpd_gamma'])} kcal fs/(mol Å²)"
+        if result.get("dpd_gamma_note"):
+            lines.append(f"{head}  ({result['dpd_gamma_note']}; no interval)")
+        else:
+            cv = result["dpd_gamma_cv"]
+            lines.append(f"{head}  {_interval('68 %', result['dpd_gamma_interval_68'])}  "
+                         f"{_interval('95 %', result['dpd_gamma_interval_95'])}  "
+                         f"[{cv.get('k')}-fold CV on {cv.get('n')} jobs: R² {cv.get('r2', float('nan')):.2f}]")
     if args.out is None:
         lines.append("potentials: pass --out DIR to write the tables")
     for kind, paths in result["tables"].items():
         if args.out is not None:
             lines.append(f"{kind}-preserving potential: " + (", ".join(paths.values()) if paths else "no model trained"))
+    if result.get("dpd_fragment"):
+        lines += [f"structure and mobility in one model (LAMMPS fragment, include after read_data): {result['dpd_fragment']}",
+                  *("  " + line for line in Path(result["dpd_fragment"]).read_text().splitlines()
+                    if not line.startswith("#"))]
     return result, lines
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, jobs, lammps, molecule, tables
+from . import analysis, cg, datasets, files, forcefield, friction, jobs, lammps, molecule, tables
 from .lammps import trajectory
 
 
@@ -121,6 +121,9 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     d_aa = np.array([cg.infinite_D(j.doc, "AA")[0] for j in job_list])
     d_cg = np.array([cg.infinite_D(j.doc, "CG")[0] for j in job_list])
     alpha = np.array([j.doc["alpha"] for j in job_list])
+    # the friction matched to D_AA (match_mobility; NaN where it was not reachable)
+    gamma = np.array([float(j.doc.get("dpd_gamma", np.nan)) for j in job_list])
+    dpd_cutoff = np.array([float(j.doc.get("dpd_cutoff", np.nan)) for j in job_list])
     train = np.where(~holdout)[0]
     # Pairs among training jobs only: held-out systems must stay unseen.
     local = datasets.pairing(d_aa[train], d_cg[train], np.array(G_aa)[train], np.array(G_cg)[train], tol, r2_min) \
@@ -129,7 +132,8 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     with files.atomic_path(directory / DATASETS) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=np.array(ids), X=np.array(X), r=r, U=np.array(U), r_rdf=r_rdf, rdf_aa=np.array(G_aa),
-                     rdf_cg=np.array(G_cg), D_AA=d_aa, D_CG=d_cg, alpha=alpha, holdout=holdout, pairs=pairs,
+                     rdf_cg=np.array(G_cg), D_AA=d_aa, D_CG=d_cg, alpha=alpha, dpd_gamma=gamma, dpd_cutoff=dpd_cutoff,
+                     holdout=holdout, pairs=pairs,
                      molecule=np.array(mols), descriptors=desc, descriptor_names=np.array(molecule.DESCRIPTORS))
     summary = {"fingerprint": fingerprint(ids), "ids": ids, "n_jobs": len(ids), "n_train": int(len(train)),
                "n_holdout": int(holdout.sum()), "n_pairs": int(len(pairs)), "grid": [float(r[0]), float(r[-1]), DR],
@@ -262,14 +266,26 @@ def _train_models(directory: Path) -> dict:
     else:
         out["models"]["mobility"] = {"note": "no mobility-preserving pairs among the training jobs "
                                              f"(tol {PAIRING['tol']}, r² ≥ {PAIRING['r2_min']}): not trained"}
-    for target in ("alpha", "D_CG", "D_AA"):
-        y = data[target][train]
-        model = _scalar_model().fit(X, y)
-        scores = _cv_scalar(_scalar_model, X, y) | {"learning_curve": _learning_curve(_scalar_model, X, y)}
-        _models().save(model, directory / "models" / f"{target}.joblib", meta | {"scores": scores, "target": target})
-        out["models"][target] = {"file": f"models/{target}.joblib", **scores}
+    for target in SCALAR_TARGETS:
+        y = data.get(target, np.full(len(X_all), np.nan))[train]
+        known = np.isfinite(y)  # dpd_gamma: only where match_mobility reached the AA mobility
+        if known.sum() < 2:
+            out["models"][target] = {"note": f"{int(known.sum())} training job(s) with {target}: not trained"}
+            continue
+        Xk, yk = X[known], y[known]
+        model = _scalar_model().fit(Xk, yk)
+        scores = _cv_scalar(_scalar_model, Xk, yk) | {"learning_curve": _learning_curve(_scalar_model, Xk, yk)}
+        extra = {"dpd_cutoff": float(np.nanmedian(data["dpd_cutoff"][train][known]))} if target == "dpd_gamma" else {}
+        _models().save(model, directory / "models" / f"{target}.joblib",
+                       meta | {"scores": scores, "target": target} | extra)
+        out["models"][target] = {"file": f"models/{target}.joblib", **scores, **extra}
     files.write_json(directory / MODELS_JSON, out)
     return out
+
+
+# alpha, D_CG and D_AA in an infinite box; dpd_gamma: the DPD friction (kcal fs/(mol Å²)) with which the
+# structure-preserving table moves at D_AA (log-transformed like the others)
+SCALAR_TARGETS = ("alpha", "D_CG", "D_AA", "dpd_gamma")
 
 
 def models_up_to_date(directory, ids) -> bool:
@@ -372,6 +388,7 @@ def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = No
     result = {"parameters": forcefield.flatten(forcefield.nest(flat)), "tables": {},
               "source": "project", "models_fingerprint": models_json.get("fingerprint"),
               "n_train": models_json.get("n_train")}
+    r_cuts = {}
     for kind in ("structure", "mobility"):
         path = directory / "models" / f"{kind}.joblib"
         if not path.exists() or out is None:
@@ -380,6 +397,7 @@ def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = No
         model, meta = _models().load(path)
         U, U_std = model.predict(x)
         grid = np.asarray(meta["grid"])
+        r_cuts[kind] = float(grid[-1])
         table = tables.simulation_ready(grid, U[0], r_cut=meta["grid"][-1])
         result["tables"][kind] = {k: str(v) for k, v in tables.export_all(table, out, f"{kind}_potential").items()}
         # The band beside the table: spread of the ensemble members on the model grid.
@@ -388,7 +406,9 @@ def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = No
                          "r_angstrom,U_mean_kcal_per_mol,U_std_kcal_per_mol\n" + band + "\n")
         result["tables"][kind]["band"] = str(out / f"{kind}_potential_band.csv")
         result[f"{kind}_uncertainty_kcal_per_mol"] = float(np.max(U_std))
-    for target in ("alpha", "D_CG", "D_AA"):
+    for target in SCALAR_TARGETS:
+        if not (directory / "models" / f"{target}.joblib").exists():  # dpd_gamma: until match_mobility ran
+            continue
         model, _ = _models().load(directory / "models" / f"{target}.joblib")
         mean, std = model.predict(x)
         result[target], result[f"{target}_std"] = float(mean[0]), float(std[0])
@@ -399,24 +419,58 @@ def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = No
         if result[f"{target}_interval_68"] is None:
             result[f"{target}_note"] = (f"untrustworthy: trained on {info.get('n', models_json.get('n_train'))} "
                                         f"job(s), fewer than {MIN_TRUSTED_JOBS}")
+    if out is not None and "dpd_gamma" in result and result["tables"].get("structure"):
+        # structure and mobility in one model: the structure-preserving table with the predicted friction
+        cutoff = float(models_json["models"]["dpd_gamma"].get("dpd_cutoff", 9.0))
+        mass = molecule.molar_mass(name or molecule.DEFAULT)
+        text = friction.fragment("structure_potential.table", r_cuts["structure"], result["dpd_gamma"],
+                                 cutoff, 298.15, mass, keyword="structure_potential", table_style=cg.TABLE_STYLE,
+                                 job="predicted")
+        result["dpd_fragment"] = str(files.write_text(out / "structure_dpd.in", text))
+        result["dpd_cutoff"] = cutoff
     if out is not None:
         files.write_json(out / "prediction.json", result)
     return result
 
 
+
 # ------------------------------------------------------------------------------------------- validation
 
 def validate(job, directory, np_: int = 1) -> dict:
-    """Simulate the predicted potentials for a held-out job: RDF r² vs the AA target, alpha_pred."""
+    """Closed loop on a held-out job: simulate what the models predict for its force field at its state
+    (cg.model_run) and score it against the job's own AA liquid: the structure- and mobility-preserving
+    tables under Nosé–Hoover, and the structure-preserving table with the predicted DPD friction
+    ("dpd"): RDF r² against the AA target, alpha_pred = D_CG_inf of the run / D_AA_inf of the job."""
     directory = Path(directory)
     files.sweep_temporaries(job.path)  # what a killed earlier attempt left
-    x = forcefield.vector(jobs.forcefield(job))[None, :]
-    aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     sec = dict(jobs.preset(job)["cg"])
     inp = cg.aa_input(job)
     positions, box = cg.replicated(inp.positions, inp.box, sec.get("min_beads"))
     T = float(job.sp.get("temperature", 298.15))
     results = {}
+    for kind, table, r_cut, friction_ in _predicted_models(job, directory):
+        try:
+            run = cg.model_run(job, table, r_cut, sec, positions, box, T, Path(job.fn(f"validate_{kind}")), kind,
+                               friction_, np=np_)
+        except (lammps.LammpsError, jobs.StageFailed) as exc:
+            if isinstance(exc, files.MachineError):
+                raise
+            # A predicted potential that breaks the CG liquid is a validation result, not a crash.
+            results[f"validation_error_{kind}"] = str(exc)
+            continue
+        results.update({f"rdf_r2_{kind}": run["rdf_r2"], f"D_CG_pred_{kind}": run["D_CG_inf"],
+                        f"alpha_pred_{kind}": run["D_CG_inf"] / cg.infinite_D(job.doc, "AA")[0],
+                        f"eta_CG_pred_{kind}": run["eta_CG"]})
+    results["validated_with"] = models_fingerprint(directory)
+    job.doc.update(results)
+    return results
+
+
+def _predicted_models(job, directory: Path):
+    """(kind, table, r_cut, friction) of each model the trained models predict for the job: "structure"
+    and "mobility" (Nosé–Hoover), and "dpd" (the structure table with the predicted friction)."""
+    x = forcefield.vector(jobs.forcefield(job))[None, :]
+    out = {}
     for kind in ("structure", "mobility"):
         path = directory / "models" / f"{kind}.joblib"
         if not path.exists():
@@ -425,28 +479,12 @@ def validate(job, directory, np_: int = 1) -> dict:
             model, meta = _models().load(path)
         U, _ = model.predict(model_input(x, meta, jobs.molecule(job), f"job {job.id}"))
         r_cut = float(meta["grid"][-1])
-        table = tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut)
-        try:
-            run = cg.simulate(table, Path(job.fn(f"validate_{kind}")), positions, box, T, sec, r_cut=r_cut,
-                              np=np_, job_id=job.id, seed=lammps.seed(job.id + kind), mass=inp.mass, keep_raw=False,
-                              stress_ps=sec.get("stress_ps", 0.05))
-        except (lammps.LammpsError, jobs.StageFailed) as exc:
-            if isinstance(exc, files.MachineError):
-                raise
-            # A predicted potential that breaks the CG liquid is a validation result, not a crash.
-            results[f"validation_error_{kind}"] = str(exc)
-            continue
-        t, pos, boxes = trajectory.read_gsd(run.gsd)
-        r, g = analysis.rdf(pos, boxes, aa_rdf[-1, 0] + 0.5 * (aa_rdf[1, 0] - aa_rdf[0, 0]), len(aa_rdf))
-        n = min(len(r), len(aa_rdf))
-        _, d = cg.diffusion_of(t, pos)
-        # D of the predicted model in an infinite box, with its own viscosity (as D_CG_inf, D_AA_inf)
-        keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
-        d_inf = keys.get("D_CG_inf", d.D)
-        results[f"rdf_r2_{kind}"] = datasets.rdf_r2(aa_rdf[:n, 1], np.interp(aa_rdf[:n, 0], r, g))
-        results[f"alpha_pred_{kind}"] = d_inf / cg.infinite_D(job.doc, "AA")[0]
-        results[f"D_CG_pred_{kind}"] = d_inf
-        results[f"eta_CG_pred_{kind}"] = keys["eta_CG"]
-    results["validated_with"] = models_fingerprint(directory)
-    job.doc.update(results)
-    return results
+        out[kind] = (kind, tables.simulation_ready(np.asarray(meta["grid"]), U[0], r_cut=r_cut), r_cut, None)
+    gamma_path = directory / "models" / "dpd_gamma.joblib"
+    if "structure" in out and gamma_path.exists():
+        with files.locked(directory, shared=True):
+            model, meta = _models().load(gamma_path)
+        gamma = float(model.predict(model_input(x, meta, jobs.molecule(job), f"job {job.id}"))[0][0])
+        _, table, r_cut, _ = out["structure"]
+        out["dpd"] = ("dpd", table, r_cut, {"kind": "dpd", "gamma": gamma, "cutoff": float(meta["dpd_cutoff"])})
+    return list(out.values())

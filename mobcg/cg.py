@@ -634,26 +634,36 @@ def match_mobility(job, np: int = 1, progress=print) -> dict:
 
 
 def friction_run(job, section: dict, positions, box, T: float, friction_: dict, name: str, np: int = 1) -> dict:
-    """One CG production with the job's IBI table and a friction as the thermostat, in mobility/<name>/:
-    its D (raw and moved to an infinite box with the run's own viscosity), RDF deviation and r² against
-    the AA target, and pressure."""
+    """One CG production with the job's IBI table and a friction as the thermostat, in mobility/<name>/
+    (model_run)."""
     table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
     r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
+    return model_run(job, table, r_cut, section, positions, box, T, Path(job.fn(MOBILITY_DIR)) / name, "cg",
+                     friction_, np=np)
+
+
+def model_run(job, table: tables.Table, r_cut: float, section: dict, positions, box, T: float, workdir,
+              seed_tag: str, friction_: dict | None = None, np: int = 1) -> dict:
+    """One CG production of a model (a table, and a friction as the thermostat or Nosé–Hoover) at the
+    job's state, judged as the job's own: its D (raw, and moved to an infinite box with the run's own
+    viscosity), RDF deviation and r² against the AA target, pressure. A DPD friction gets a time step that
+    resolves it (friction.max_timestep)."""
     mass = bead_mass(job)
     section = dict(section)
-    if friction_["kind"] == "dpd":  # a time step that resolves the friction (friction.max_timestep)
+    if friction_ and friction_["kind"] == "dpd":
         section["timestep_fs"] = min(float(section["timestep_fs"]),
                                      math.floor(100 * friction.max_timestep(friction_["gamma"], mass)) / 100)
-    run = simulate(table, Path(job.fn(MOBILITY_DIR)) / name, positions, box, T, section, r_cut=r_cut, np=np,
-                   job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=mass, keep_raw=False,
+    run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job.id,
+                   seed=lammps.seed(job.id + seed_tag), mass=mass, keep_raw=False,
                    stress_ps=section.get("stress_ps", 0.05), friction=friction_)
     _, d = diffusion_of(run.times, run.positions)
     keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
     dev, r2 = rdf_against_target(job, run.times, run.positions, run.boxes)
-    return {**friction_, "timestep_fs": section["timestep_fs"], "D_CG": d.D, "D_CG_err": d.err, "D_CG_diffusive": d.diffusive,
-            "D_CG_inf": keys.get("D_CG_inf", d.D), "D_CG_inf_err": keys.get("D_CG_inf_err", d.err),
-            "eta_CG": keys["eta_CG"], "eta_CG_err": keys["eta_CG_err"], "rdf_deviation": dev, "rdf_r2": r2,
-            "pressure": run.pressure, "pressure_err": run.pressure_err, "run": name}
+    return {**(friction_ or {}), "timestep_fs": section["timestep_fs"], "D_CG": d.D, "D_CG_err": d.err,
+            "D_CG_diffusive": d.diffusive, "D_CG_inf": keys.get("D_CG_inf", d.D),
+            "D_CG_inf_err": keys.get("D_CG_inf_err", d.err), "eta_CG": keys["eta_CG"], "eta_CG_err": keys["eta_CG_err"],
+            "rdf_deviation": dev, "rdf_r2": r2, "pressure": run.pressure, "pressure_err": run.pressure_err,
+            "run": Path(workdir).name}
 
 
 def rdf_against_target(job, times, positions, boxes) -> tuple[float, float]:

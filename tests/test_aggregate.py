@@ -106,6 +106,18 @@ run 0
     pe = [l for l in (tmp_path / "log.read").read_text().splitlines() if l.strip().startswith("0 ")][-1].split()[1]
     assert float(pe) == pytest.approx(table.evaluate(7.0)[0], abs=1e-3)
     assert result["alpha"] > 0 and result["alpha_std"] >= 0
+    # structure and mobility in one model: the predicted DPD friction over the structure table, a fragment
+    # that plain LAMMPS runs (the training jobs matched theirs: match_mobility ran in the pipeline)
+    trained = [j.doc["dpd_gamma"] for j in finished_project if "dpd_gamma" in j.doc and not j.doc.get("holdout")]
+    assert len(trained) >= 2 and min(trained) / 3 < result["dpd_gamma"] < 3 * max(trained)
+    assert f"DPD friction gamma = " in proc.stdout and "structure_dpd.in" in proc.stdout
+    fragment = (tmp_path / "out" / "structure_dpd.in").read_text()
+    assert f"pair_coeff      1 1 dpd/tstat {result['dpd_gamma']:.6g} " in fragment
+    (tmp_path / "out" / "in.dpd").write_text("units real\natom_style atomic\nregion box block 0 40 0 40 0 40\n"
+                                             "create_box 1 box\ncreate_atoms 1 random 50 7 NULL overlap 5.0\n"
+                                             "mass 1 114.232\ninclude structure_dpd.in\nvelocity all create 298.15 3\n"
+                                             "fix 1 all nve\ntimestep 1.0\nrun 100\n")
+    subprocess.run([LMP, "-in", "in.dpd", "-log", "log.dpd", "-screen", "none"], cwd=tmp_path / "out", check=True)
 
 
 def test_mobility_model_trains_on_pairs_and_predicts_a_table(tmp_path):

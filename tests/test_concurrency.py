@@ -55,7 +55,8 @@ def fake_finished_job(project, ff, i, rng):
     tables.export_all(cg.potential_table(r, U, 9.0, grid=tables.PAPER_GRID, whole=True), job.path, cg.POTENTIAL)
     d_aa = 1.0 + 0.1 * i
     job.doc.update({"D_AA": d_aa, "D_AA_err": 0.05, "D_CG": 6 * d_aa * (1 + 0.05 * rng.standard_normal()),
-                    "ibi_r_cut": 9.0, "holdout": False})
+                    "ibi_r_cut": 9.0, "holdout": False,
+                    "dpd_gamma": 2e4 * (1 + 0.1 * i), "dpd_cutoff": 9.0})  # match_mobility's result
     job.doc["alpha"] = job.doc["D_CG"] / d_aa
     return job
 
