@@ -71,7 +71,7 @@ def liquid(preset_name: str, root: Path):
         return job
     aa.build(job)
     preset = presets.get(preset_name)
-    ctx = aa._common(job, aa.jobs.forcefield(job), preset)
+    ctx = aa._context(aa.jobs.info(job, preset))
     v_mol = aa.vdw_volume(aa.build_molecule(aa.jobs.molecule(job)), aa.jobs.forcefield(job))
     target = (preset["n_molecules"] * v_mol / preset["aa"]["packing_start"]) ** (1 / 3)
     dt = ctx["timestep"]
@@ -88,7 +88,7 @@ def production(job, preset_name: str, config, ps: float, tag: str) -> tuple[floa
     overrides, np_, argv, edits = config
     preset = presets.get(preset_name)
     preset["aa"].update(overrides)
-    ctx = aa._common(job, aa.jobs.forcefield(job), preset)
+    ctx = aa._context(aa.jobs.info(job, preset))
     steps = lammps.steps(ps, ctx["timestep"])
     ctx.update(restart_in="bench_start.restart", resume=None, name=f"bench_{tag}", segment=0,
                restart_files="bench.a bench.b", restart_every=10 ** 8, production_steps=steps,
@@ -130,7 +130,8 @@ def check(args) -> None:
     """Density and D_AA at the small preset, today's settings against the preset's (see the docstring)."""
     root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
     print(f"projects under {root} (rerun with --root {root} to resume)", flush=True)
-    settings = {"today": TODAY, "presets": {k: presets.PRESETS["small"]["aa"][k] for k in ("respa", "skin")}}
+    # the preset's arm first: its boxes are also the independent productions of benchmarks/reference_protocol.py
+    settings = {"presets": {k: presets.PRESETS["small"]["aa"][k] for k in ("respa", "skin")}, "today": TODAY}
     rows = {}
     for label, aa_settings in settings.items():
         name = f"small-{label}"
@@ -138,9 +139,11 @@ def check(args) -> None:
         presets.PRESETS[name]["aa"].update(aa_settings)
         if args.production_ps:
             presets.PRESETS[name]["aa"]["production_ps"] = args.production_ps
+        if args.production_max_ps:
+            presets.PRESETS[name]["aa"]["production_max_ps"] = args.production_max_ps
         project = signac.init_project(root / label)
         rows[label] = []
-        for k in range(args.replicas):
+        for k in range(args.replicas if label == "presets" else args.replicas_today or args.replicas):
             job = project.open_job(statepoint(OPLS_AA, name, replica=k)).init()
             t0 = time.monotonic()
             if "D_AA" not in job.doc:  # (resumed with --root: the stages resume where they stopped)
@@ -175,6 +178,9 @@ def main():
     parser.add_argument("--np", type=int, default=2)
     parser.add_argument("--production-ps", type=float, default=None, help="--check: the production's first length")
     parser.add_argument("--root", default=None, help="--check: the folder of its two projects (default: a new temporary one)")
+    parser.add_argument("--replicas-today", type=int, default=None, help="--check: replicas with today's settings "
+                        "(default: --replicas)")
+    parser.add_argument("--production-max-ps", type=float, default=None, help="--check: the production's cap")
     args = parser.parse_args()
     check(args) if args.check else throughput(args)
 

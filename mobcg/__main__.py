@@ -90,7 +90,7 @@ def _project(flat, args, analysis: str) -> tuple[dict, list[str]]:
     return result, lines
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mobcg")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="19 bonded parameters → D_AA, D_CG, alpha with intervals "
@@ -122,7 +122,11 @@ def main(argv=None) -> int:
     r = sub.add_parser("release", help="export the project's ended jobs into a data release folder")
     r.add_argument("target", help="release folder, e.g. data/campaign-2026-12")
     r.add_argument("--root", default=".", help="project directory (default: here)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "summary":
         return _summary(args)
     if args.command == "campaign":
@@ -136,29 +140,7 @@ def main(argv=None) -> int:
         print(f"mobcg release: {args.target}: {out['jobs']} job(s), {out['finished']} finished, {out['trusted']} trusted")
         return 0
     try:
-        try:
-            flat = json.loads(Path(args.params).read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ForceFieldError(f"{args.params}: cannot read parameters ({exc})") from None
-        # an optional "molecule" beside the 19 parameters: the project's models may know several
-        molecule = flat.pop("molecule", None) if isinstance(flat, dict) else None
-        x = check_model_input(flat, where=args.params)
-        if args.d_aa is not None and not args.d_aa > 0:
-            raise ForceFieldError(f"--d-aa {args.d_aa}: D_AA must be > 0")
-        analysis = args.analysis or "analysis"
-        use_project = args.models == "project" or (
-            args.models == "auto" and (args.analysis is not None or (Path(analysis) / "models.json").exists()))
-        if use_project:
-            _, lines = _project(flat if molecule is None else flat | {"molecule": molecule}, args, analysis)
-        else:
-            from .molecule import DEFAULT, MoleculeError, resolve
-            try:
-                if molecule is not None and resolve(molecule) != DEFAULT:
-                    raise ForceFieldError(f"{args.params}: molecule {molecule}: the published models know {DEFAULT} "
-                                          "only; train a project of this molecule")
-            except MoleculeError as exc:
-                raise ForceFieldError(f"{args.params}: {exc}") from None
-            _, lines = _published(x, args)
+        lines = _predict(args)
     except Exception as exc:  # noqa: BLE001 - one line for the user, whatever the cause
         # The user's errors; those modules' classes only if they were imported (aggregate is slow to import).
         known = [ForceFieldError] + [getattr(sys.modules[m], n) for m, n in (
@@ -169,6 +151,32 @@ def main(argv=None) -> int:
         return 2
     print("\n".join(lines))
     return 0
+
+
+def _predict(args) -> list[str]:
+    """`predict`'s lines, from the project's models or the published ones (--models)."""
+    try:
+        flat = json.loads(Path(args.params).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ForceFieldError(f"{args.params}: cannot read parameters ({exc})") from None
+    # an optional "molecule" beside the 19 parameters: the project's models may know several
+    molecule = flat.pop("molecule", None) if isinstance(flat, dict) else None
+    x = check_model_input(flat, where=args.params)
+    if args.d_aa is not None and not args.d_aa > 0:
+        raise ForceFieldError(f"--d-aa {args.d_aa}: D_AA must be > 0")
+    analysis = args.analysis or "analysis"
+    use_project = args.models == "project" or (
+        args.models == "auto" and (args.analysis is not None or (Path(analysis) / "models.json").exists()))
+    if use_project:
+        return _project(flat if molecule is None else flat | {"molecule": molecule}, args, analysis)[1]
+    from .molecule import DEFAULT, MoleculeError, resolve
+    try:
+        if molecule is not None and resolve(molecule) != DEFAULT:
+            raise ForceFieldError(f"{args.params}: molecule {molecule}: the published models know {DEFAULT} "
+                                  "only; train a project of this molecule")
+    except MoleculeError as exc:
+        raise ForceFieldError(f"{args.params}: {exc}") from None
+    return _published(x, args)[1]
 
 
 def _summary(args) -> int:

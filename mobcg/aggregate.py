@@ -443,14 +443,14 @@ def validate(job, directory, np_: int = 1) -> dict:
     ("dpd"): RDF r² against the AA target, alpha_pred = D_CG_inf of the run / D_AA_inf of the job."""
     directory = Path(directory)
     files.sweep_temporaries(job.path)  # what a killed earlier attempt left
-    sec = dict(jobs.preset(job)["cg"])
-    inp = cg.aa_input(job)
+    info = jobs.info(job)
+    sec = dict(info.preset["cg"])
+    inp = cg.aa_input(info)
     positions, box = cg.replicated(inp.positions, inp.box, sec.get("min_beads"))
-    T = float(job.sp.get("temperature", 298.15))
     results = {}
     for kind, table, r_cut, friction_ in _predicted_models(job, directory):
         try:
-            run = cg.model_run(job, table, r_cut, sec, positions, box, T, Path(job.fn(f"validate_{kind}")), kind,
+            run = cg.model_run(info, table, r_cut, sec, positions, box, Path(info.fn(f"validate_{kind}")), kind,
                                friction_, np=np_)
         except (lammps.LammpsError, jobs.StageFailed) as exc:
             if isinstance(exc, files.MachineError):

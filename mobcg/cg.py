@@ -108,26 +108,39 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     r_cut = float(table.r[-1] if r_cut is None else r_cut)
     short, cutoff = truncated(table, r_cut)
     tables.write_lammps(workdir / "cg.table", short, keyword=TABLE_KEYWORD, durable=False)
-    box = np_asarray(box)  # (`np` is the rank count here, not numpy)
-    data.write_cg(workdir / "cg.data", np_asarray(positions), box, mass)
-    dt = float(section["timestep_fs"])
-    frame_every = lammps.steps(section["frame_ps"], dt)
-    production_steps = max(frame_every, lammps.steps(section["production_ps"], dt) // frame_every * frame_every)
-    ctx = dict(n_beads=len(positions), job_id=job_id, data_file="cg.data", name=RUN_NAME,
-               table_points=max(5000, len(short)), table_file="cg.table", keyword=TABLE_KEYWORD,
-               r_cut=f"{cutoff:.6g}", skin=SKIN, timestep=dt, temperature=T,
-               seed=seed if seed is not None else lammps.seed(f"{job_id}{workdir.name}"),
-               thermo_every=frame_every * 20, frame_every=frame_every,
-               equilibrate_steps=lammps.steps(section["equilibrate_ps"], dt), production_steps=production_steps,
-               restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
-               pressure=pressure, write_positions=positions_out or gsd_name is not None,
-               rdf_bins=rdf[1] if rdf else None, rdf_cutoff=f"{rdf[0]:.10g}" if rdf else None,
-               rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None,
-               stress_every=lammps.steps(stress_ps, dt) if stress_ps else None, friction=friction,
-               table_style=TABLE_STYLE)
+    data.write_cg(workdir / "cg.data", np_asarray(positions), np_asarray(box), mass)
+    ctx = _simulation_context(section, len(positions), len(short), cutoff, T, job_id,
+                              seed if seed is not None else lammps.seed(f"{job_id}{workdir.name}"),
+                              pressure, positions_out or gsd_name is not None, rdf, stress_ps, friction)
     # Resumable: a killed run continues from the last periodic restart of its production (segments
     # cg_nvt.K.in/.log/.com/.box, merged below); a kill before the first restart starts over.
     segments = lammps.run_resumable("cg_nvt.in", workdir, RUN_NAME, ctx, np=np, job=job_id)
+    return _collect(workdir, segments, ctx, rdf, stress_ps, gsd_name, keep_raw, discard, len(positions), job_id)
+
+
+def _simulation_context(section: dict, n_beads: int, table_points: int, cutoff: float, T: float, job_id: str,
+                        seed: int, pressure, write_positions: bool, rdf, stress_ps, friction_) -> dict:
+    """cg_nvt.in's context: the section's lengths in steps of its time step, the outputs asked for."""
+    dt = float(section["timestep_fs"])
+    frame_every = lammps.steps(section["frame_ps"], dt)
+    production_steps = max(frame_every, lammps.steps(section["production_ps"], dt) // frame_every * frame_every)
+    return dict(n_beads=n_beads, job_id=job_id, data_file="cg.data", name=RUN_NAME,
+                table_points=max(5000, table_points), table_file="cg.table", keyword=TABLE_KEYWORD,
+                r_cut=f"{cutoff:.6g}", skin=SKIN, timestep=dt, temperature=T, seed=seed,
+                thermo_every=frame_every * 20, frame_every=frame_every,
+                equilibrate_steps=lammps.steps(section["equilibrate_ps"], dt), production_steps=production_steps,
+                restart_every=max(frame_every, (production_steps // 10) // frame_every * frame_every),
+                pressure=pressure, write_positions=write_positions,
+                rdf_bins=rdf[1] if rdf else None, rdf_cutoff=f"{rdf[0]:.10g}" if rdf else None,
+                rdf_comm_cutoff=f"{max(rdf[0], cutoff) + SKIN + 0.1:.6g}" if rdf else None,
+                stress_every=lammps.steps(stress_ps, dt) if stress_ps else None, friction=friction_,
+                table_style=TABLE_STYLE)
+
+
+def _collect(workdir: Path, segments: list[int], ctx: dict, rdf, stress_ps, gsd_name, keep_raw: bool, discard,
+             n_beads: int, job_id: str) -> CGRun:
+    """The run's segments merged into a CGRun (and the GSD); the files it no longer needs discarded."""
+    dt = ctx["timestep"]
     log = workdir / f"{RUN_NAME}.{segments[-1]}.log"
     boxes_ = [workdir / f"{RUN_NAME}.{k}.box" for k in segments]
     outputs = {kind: [workdir / f"{RUN_NAME}.{k}.{kind}" for k in segments]
@@ -154,7 +167,7 @@ def simulate(table: tables.Table, workdir, positions: np.ndarray, box, T: float,
     times = (np_asarray(steps) - steps[0]) * dt
     boxes = np_asarray([by_step[int(s)][:3] for s in steps])
     gsd = workdir / gsd_name if gsd_name is not None else None
-    histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, len(positions)) if rdf else None
+    histograms = analysis.rdf_from_lammps(frames["rdf"][:, :, 0], rdf[0], boxes, n_beads) if rdf else None
     return CGRun(times, np_asarray(frames["com"]) if "com" in frames else None, boxes, float(press.mean()),
                  _block_error(press), gsd, log, histograms, stress,
                  ctx["stress_every"] * dt if stress_ps else None)
@@ -203,8 +216,7 @@ def potential_table(r: np.ndarray, U: np.ndarray, r_cut: float, grid=tables.PAPE
 
 def bead_mass(job) -> float:
     """The CG bead's mass: the job's molecule's molar mass (g/mol; one bead per molecule)."""
-    from .molecule import molar_mass
-    return molar_mass(jobs.molecule(job))
+    return jobs.info(job).mass
 
 
 def replicated(positions: np.ndarray, box, min_beads: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -236,16 +248,7 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     and run counts as converged. `background`: the helper thread for the file work (see below) of a
     caller that waits for it itself (then done once it has), else iterate's own."""
     r = np_asarray(r)
-    dr = r[1] - r[0]
-    r_max, bins = r[-1] + dr / 2, len(r)
-    # grid honesty: analysis.rdf gives bin centres of a histogram from 0; IBI compares g and g_target
-    # bin by bin, so a target on any other grid, or past half the box, would be silently misread
-    if abs(r[1:] - r[:-1] - dr).max() > 1e-4 * dr or abs(r[0] - dr / 2) > 1e-3 * dr:  # freud: float32
-        raise ValueError(f"IBI grid: r must be the bin centres of a histogram from 0 (r[0] = dr/2, uniform); "
-                         f"got r[0] = {r[0]:.6g} Å, dr = {dr:.6g} Å")
-    half = 0.5 * float(np_asarray(box).min())  # (`np` is the rank count here, not numpy)
-    if r_max > half * (1 + 1e-9):
-        raise ValueError(f"IBI grid: r_max = {r_max:.4g} Å exceeds half the CG box ({half:.4g} Å)")
+    r_max, bins = _check_ibi_grid(r, box)
     r_cut = min(float(r_cut), float(r[-1]))
     p_tol = section.get("p_tol") if P_target is not None else None
     method = section.get("method", "ibi")
@@ -280,17 +283,35 @@ def iterate(r, g_target, positions, box, T: float, section: dict, directory, r_c
     density = len(positions) / float(np_asarray(box).prod())  # beads per Å³, for the Newton step
     with background if own else contextlib.nullcontext(), one_thread:
         return ibi.run_ibi(r, g_target, P_target if p_tol is not None else None, T, sim, directory, r_cut,
-                           max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
-                           p_tol=p_tol, lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
-                           pressure_scale=float(section.get("pressure_scale", 0.1)), progress=say,
-                           method=method, density=density, reg=float(section.get("reg", 0.05)),
-                           max_step=float(section.get("max_step", 2.0)),
-                           U_start=U_start, start=start, target_noise=target_noise,
-                           stop_within_noise=bool(section.get("stop_within_noise", True)),
-                           stall_iterations=int(section.get("stall_iterations", 0)),
-                           stall_gain=float(section.get("stall_gain", 0.05)),
-                           reg_near=None if section.get("reg_near") is None else float(section["reg_near"]),
-                           reg_switch=float(section.get("reg_switch", 0.05)), background=background)
+                           p_tol=p_tol, method=method, density=density, progress=say, U_start=U_start, start=start,
+                           target_noise=target_noise, background=background, **_ibi_options(section))
+
+
+def _check_ibi_grid(r: np.ndarray, box) -> tuple[float, int]:
+    """(r_max, bins) of IBI's grid r after checking it: analysis.rdf gives bin centres of a histogram from
+    0, and IBI compares g and g_target bin by bin, so a target on any other grid, or past half the box,
+    would be silently misread."""
+    dr = r[1] - r[0]
+    if abs(r[1:] - r[:-1] - dr).max() > 1e-4 * dr or abs(r[0] - dr / 2) > 1e-3 * dr:  # freud: float32
+        raise ValueError(f"IBI grid: r must be the bin centres of a histogram from 0 (r[0] = dr/2, uniform); "
+                         f"got r[0] = {r[0]:.6g} Å, dr = {dr:.6g} Å")
+    half = 0.5 * float(np_asarray(box).min())  # (`np` is the rank count here, not numpy)
+    if r[-1] + dr / 2 > half * (1 + 1e-9):
+        raise ValueError(f"IBI grid: r_max = {r[-1] + dr / 2:.4g} Å exceeds half the CG box ({half:.4g} Å)")
+    return r[-1] + dr / 2, len(r)
+
+
+def _ibi_options(section: dict) -> dict:
+    """ibi.run_ibi's settings from a preset's "ibi" section (its defaults where the section is silent)."""
+    return dict(max_iterations=int(section["max_iterations"]), tol=float(section["tol"]),
+                lam=float(section.get("lam", 1.0)), smooth=int(section.get("smooth", 1)),
+                pressure_scale=float(section.get("pressure_scale", 0.1)), reg=float(section.get("reg", 0.05)),
+                max_step=float(section.get("max_step", 2.0)),
+                stop_within_noise=bool(section.get("stop_within_noise", True)),
+                stall_iterations=int(section.get("stall_iterations", 0)),
+                stall_gain=float(section.get("stall_gain", 0.05)),
+                reg_near=None if section.get("reg_near") is None else float(section["reg_near"]),
+                reg_switch=float(section.get("reg_switch", 0.05)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -340,8 +361,9 @@ def run_ibi(job, np: int = 1, progress=print, start=None) -> ibi.IBIResult:
     Target, start and bead mass come from ibi_input.npz (the AA analysis', aa_input) when current, else
     from aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
     """
+    info = jobs.info(job)
     with files.Background() as background:  # IBI's file work off the critical path (iterate)
-        result, r_cut = _run_ibi(job, np, progress, start, background)
+        result, r_cut = _run_ibi(info, job.doc.update, np, progress, start, background)
     # every record on disk; then the done marker
     job.doc.update({"ibi_start": result.start,  # a resumed run keeps the start it began with
                     "ibi_iterations": len(result.iterations), "ibi_final_iteration": result.iteration,
@@ -353,42 +375,39 @@ def run_ibi(job, np: int = 1, progress=print, start=None) -> ibi.IBIResult:
     return result
 
 
-def aa_input(job, section: dict | None = None) -> target.IBIInput:
+def aa_input(info: jobs.Info) -> target.IBIInput:
     """What the CG stage takes from the AA one (target.IBIInput: IBI's target, the CG start, the bead
-    mass): stored by the AA analysis (ibi_input.npz) when current, else computed from aa_com.gsd
-    (section: the preset's "ibi")."""
-    sec = section if section is not None else jobs.preset(job)["ibi"]
+    mass): stored by the AA analysis (ibi_input.npz) when current, else computed from aa_com.gsd."""
+    sec = info.preset["ibi"]
     r_cut, dr = float(sec["r_cut"]), float(sec.get("rdf_dr", 0.1))
-    return (target.load(job.fn(IBI_INPUT), target.key(job.fn(AA_TRAJECTORY), r_cut, dr))
-            or target.compute(trajectory.read_gsd(job.fn(AA_TRAJECTORY)), r_cut, dr, bead_mass(job)))
+    return (target.load(info.fn(IBI_INPUT), target.key(info.fn(AA_TRAJECTORY), r_cut, dr))
+            or target.compute(trajectory.read_gsd(info.fn(AA_TRAJECTORY)), r_cut, dr, info.mass))
 
 
-def _run_ibi(job, np, progress, predicted, background):
-    sec = jobs.preset(job)["ibi"]
-    T = float(job.sp.get("temperature", 298.15))
-    inp = aa_input(job, sec)
+def _run_ibi(info: jobs.Info, record, np, progress, predicted, background):
+    """IBI for the job `info` describes; `record(dict)` updates its document (progress keys, by the helper
+    thread); cg_potential.* exported. (result, r_cut)."""
+    sec = info.preset["ibi"]
+    inp = aa_input(info)
     r, g_target, target_noise = inp.r, inp.g, inp.noise
     # IBI's CG box as large as the preset allows (ibi.min_beads), the target unchanged
     positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
-    background.submit(job.doc.__setitem__, "ibi_target_noise", target_noise)
-    directory = Path(job.fn(IBI_DIR))
+    background.submit(record, {"ibi_target_noise": target_noise})
+    directory = Path(info.fn(IBI_DIR))
     directory.mkdir(exist_ok=True)
     # a record of the target, written anew by every (re)run: no fsync
     jobs.save_columns(directory / "target_rdf.txt", "r_angstrom g_aa_com", r, g_target, durable=False)
 
     def report(k, dev, pressure):
-        job.doc.update({"ibi_iteration": int(k), "ibi_deviation_current": float(dev),
-                        "ibi_pressure_current": float(pressure)})
+        record({"ibi_iteration": int(k), "ibi_deviation_current": float(dev), "ibi_pressure_current": float(pressure)})
 
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
-    say = (lambda line: progress(f"job {job.id}: {line}")) if progress else None
-    U_start, start = start_potential(r, g_target, T, r_cut, predicted)
-    result = iterate(r, g_target, positions, box, T, sec, directory, float(sec["r_cut"]),
-                     P_target=float(job.sp.get("pressure", 1.0)), mass=inp.mass, np=np,
-                     job_id=job.id, report=report, progress=progress, U_start=U_start, start=start,
-                     target_noise=target_noise, background=background)
+    U_start, start = start_potential(r, g_target, info.T, r_cut, predicted)
+    result = iterate(r, g_target, positions, box, info.T, sec, directory, float(sec["r_cut"]),
+                     P_target=info.P, mass=inp.mass, np=np, job_id=info.id, report=report, progress=progress,
+                     U_start=U_start, start=start, target_noise=target_noise, background=background)
     final = potential_table(result.r, result.U, r_cut, grid=tables.PAPER_GRID, whole=True)
-    tables.export_all(final, job.path, POTENTIAL)  # while the helper writes the last record
+    tables.export_all(final, info.path, POTENTIAL)  # while the helper writes the last record
     return result, r_cut
 
 
@@ -409,39 +428,46 @@ def sample(job, np: int = 1, progress=print) -> CGRun:
     cg.potential_error, two more runs measure how much D_CG depends on the potential
     (job.doc.D_CG_perturbed, see potential_error).
     """
-    import shutil
-    sec = dict(jobs.preset(job)["cg"])
-    cap = float(sec.get("production_max_ps", sec["production_ps"]))
-    table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
-    inp = aa_input(job)
+    info = jobs.info(job)
+    sec = dict(info.preset["cg"])
+    inp = aa_input(info)
     # at the paper's size (cg.min_beads, 1000): a small box slows a low-viscosity CG liquid more than the AA
     positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
-    r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
-    work = Path(job.fn("cg_run"))
+    r_cut = float(job.doc.get("ibi_r_cut", info.preset["ibi"]["r_cut"]))
+    run = _produce_until_diffusive(info, tables.read_lammps(info.fn(POTENTIAL_TABLE)), sec, positions, box, r_cut,
+                                   inp.mass, np, progress)
+    job.doc["cg_pressure"] = run.pressure
+    job.doc["cg_pressure_err"] = run.pressure_err
+    if sec.get("potential_error", False):
+        job.doc["D_CG_perturbed"] = potential_error(info, run, sec, positions, box, r_cut, int(job.doc["ibi_final_iteration"]),
+                                                    np=np, progress=progress)
+    elif "D_CG_perturbed" in job.doc:
+        del job.doc["D_CG_perturbed"]  # from an earlier run with other settings
+    save_stress(info.fn(STRESS), run)
+    os.replace(run.gsd, info.fn(TRAJECTORY))
+    return run
+
+
+def _produce_until_diffusive(info: jobs.Info, table, sec: dict, positions, box, r_cut: float, mass: float, np: int,
+                             progress) -> CGRun:
+    """The CG production in cg_run/, rerun twice as long while its MSD is not diffusive (up to the cap)."""
+    import shutil
+    cap = float(sec.get("production_max_ps", sec["production_ps"]))
+    work = Path(info.fn("cg_run"))
     # a killed longer rerun continues at the length it was asked for
     asked = lammps.requested_steps(work, RUN_NAME) * float(sec["timestep_fs"]) / 1000
     sec["production_ps"] = max(float(sec["production_ps"]), asked)
     while True:
-        run = simulate(table, work, positions, box, float(job.sp.get("temperature", 298.15)), sec,
-                       r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"), mass=inp.mass,
-                       keep_raw=False, stress_ps=sec.get("stress_ps", 0.05))
+        run = simulate(table, work, positions, box, info.T, sec, r_cut=r_cut, np=np, job_id=info.id,
+                       seed=lammps.seed(info.id + "cg"), mass=mass, keep_raw=False, stress_ps=sec.get("stress_ps", 0.05))
         _, d = diffusion_of(run.times, run.positions)
         if d.diffusive or sec["production_ps"] >= cap:
-            break
+            return run
         sec["production_ps"] = min(cap, 2 * sec["production_ps"])
         if progress:
-            progress(f"job {job.id}: CG MSD not diffusive yet (exponent {d.exponent:.2f}); production rerun "
+            progress(f"job {info.id}: CG MSD not diffusive yet (exponent {d.exponent:.2f}); production rerun "
                      f"for {sec['production_ps']:.0f} ps")
         shutil.rmtree(work)
-    job.doc["cg_pressure"] = run.pressure
-    job.doc["cg_pressure_err"] = run.pressure_err
-    if sec.get("potential_error", False):
-        job.doc["D_CG_perturbed"] = potential_error(job, run, sec, positions, box, r_cut, np=np, progress=progress)
-    elif "D_CG_perturbed" in job.doc:
-        del job.doc["D_CG_perturbed"]  # from an earlier run with other settings
-    save_stress(job.fn(STRESS), run)
-    os.replace(run.gsd, job.fn(TRAJECTORY))
-    return run
 
 
 def save_stress(path, run: CGRun) -> None:
@@ -450,8 +476,8 @@ def save_stress(path, run: CGRun) -> None:
                       "ending at t)", *run.stress_rows().T)
 
 
-def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float, np: int = 1,
-                    progress=print) -> list[float]:
+def potential_error(info: jobs.Info, run: CGRun, section: dict, positions, box, r_cut: float, final_iteration: int,
+                    np: int = 1, progress=print) -> list[float]:
     """D_CG (1e-9 m²/s) with the final IBI potential moved so that its RDF shifts by ∓ and ± the AA
     target's own sampling noise: [D_minus, D_plus].
 
@@ -462,13 +488,12 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
     trajectories still part within picoseconds), so the scatter of D over the three runs holds the
     run-to-run noise and the potential's uncertainty together: analyze takes it as D_CG's error when it
     exceeds the three axes' spread, which in the demo was a third of the scatter between seeds."""
-    T = float(job.sp.get("temperature", 298.15))
-    ibi_sec = jobs.preset(job)["ibi"]
-    final = ibi.load_history(job.fn(IBI_DIR))[int(job.doc["ibi_final_iteration"])]
+    T, ibi_sec = info.T, info.preset["ibi"]
+    final = ibi.load_history(info.fn(IBI_DIR))[final_iteration]
     r, U = final.r, final.U
     dr = float(r[1] - r[0])
     r_max, bins = float(r[-1]) + dr / 2, len(r)
-    _, aa_pos, aa_boxes = trajectory.read_gsd(job.fn(AA_TRAJECTORY))
+    _, aa_pos, aa_boxes = trajectory.read_gsd(info.fn(AA_TRAJECTORY))
     _, _, counts, norms = analysis.rdf_frames(aa_pos, aa_boxes, r_max, bins)
     first, second = target.halves(counts, norms)
     delta = 0.5 * (first - second)
@@ -485,11 +510,11 @@ def potential_error(job, run: CGRun, section: dict, positions, box, r_cut: float
     for sign, name in ((-1, "minus"), (1, "plus")):
         U_p = U + step(g_target=g + sign * delta) - base
         if progress:
-            progress(f"job {job.id}: CG production {name}: the potential moved so that g shifts by "
+            progress(f"job {info.id}: CG production {name}: the potential moved so that g shifts by "
                      f"{'-' if sign < 0 else '+'}1 × the AA target's noise (D_CG's error from three runs)")
-        perturbed = simulate(potential_table(r, U_p, r_cut), job.fn(f"cg_run_{name}"), positions, box, T, section,
-                             r_cut=r_cut, np=np, job_id=job.id, seed=lammps.seed(job.id + "cg"),
-                             mass=bead_mass(job), gsd_name=None, keep_raw=False)
+        perturbed = simulate(potential_table(r, U_p, r_cut), info.fn(f"cg_run_{name}"), positions, box, T, section,
+                             r_cut=r_cut, np=np, job_id=info.id, seed=lammps.seed(info.id + "cg"),
+                             mass=info.mass, gsd_name=None, keep_raw=False)
         out.append(float(diffusion_of(perturbed.times, perturbed.positions)[1].D))
     return out
 
@@ -597,8 +622,7 @@ def match_mobility(job, np: int = 1, progress=print) -> dict:
     D_CG_matched ± err, alpha_matched, the matched run's RDF deviation, r² and pressure. A job whose CG
     model is already slower than the AA one (alpha < 1 beyond the errors: no friction can help) records
     mobility_failed with the reason and leaves its other results as they are."""
-    doc = dict(job.doc)
-    T = float(job.sp.get("temperature", 298.15))
+    info, doc = jobs.info(job), dict(job.doc)
     (target, target_err), (D0, D0_err) = infinite_D(doc, "AA"), infinite_D(doc, "CG")
     if D0 + math.hypot(D0_err, target_err) < target:
         reason = (f"job {job.id}: the CG model without friction is already slower than the all-atom liquid "
@@ -607,58 +631,72 @@ def match_mobility(job, np: int = 1, progress=print) -> dict:
         if progress:
             progress(reason)
         return {"mobility_failed": reason}
-    sec = jobs.preset(job)["cg"]
-    inp = aa_input(job)
+    r_cut = float(doc.get("ibi_r_cut", info.preset["ibi"]["r_cut"]))
+    table = tables.read_lammps(info.fn(POTENTIAL_TABLE))
+    runs, search, cutoff = _search_friction(info, table, r_cut, target, target_err, D0, np, progress)
+    gamma, D, err = search.best()
+    best = next(r for r in runs if r["gamma"] == gamma)
+    files.write_text(info.fn(FRAGMENT), friction.fragment(POTENTIAL_TABLE, r_cut, gamma, cutoff, info.T, info.mass,
+                                                          keyword=POTENTIAL, table_style=TABLE_STYLE, job=info.id))
+    noise = doc.get("ibi_noise") or doc.get("ibi_target_noise") or 0.0
+    keys = {"dpd_cutoff": cutoff, "dpd_runs": len(runs), "dpd_matched": search.matched(D, err),
+            "D_CG_matched": D, "D_CG_matched_err": err, "alpha_matched": D / target,
+            "alpha_matched_err": D / target * math.hypot(err / D, target_err / target),
+            "eta_CG_matched": best["eta_CG"], "cg_matched_pressure": best["pressure"],
+            "cg_matched_rdf_deviation": best["rdf_deviation"], "cg_matched_rdf_r2": best["rdf_r2"],
+            # a thermostat does not move g(r): the matched run's RDF must fit as well as the unmatched one's
+            "cg_matched_rdf_within_noise": best["rdf_deviation"] <= doc.get("cg_rdf_deviation", 0.0) + noise}
+    job.doc.update(keys)
+    job.doc["dpd_gamma"] = gamma  # kcal fs/(mol Å²), within dpd_cutoff Å: the done marker, last
+    return keys | {"dpd_gamma": gamma}
+
+
+def _search_friction(info: jobs.Info, table, r_cut: float, target: float, target_err: float, D0: float, np: int,
+                     progress) -> tuple[list, friction.Search, float]:
+    """match_mobility's search: its runs (each recorded in mobility/search.json as it ends), the search and
+    the friction's reach (Å, the first minimum of the AA g(r))."""
+    sec = info.preset["cg"]
+    inp = aa_input(info)
     positions, box = replicated(inp.positions, inp.box, sec.get("min_beads"))
-    r_aa, g_aa = jobs.load_columns(job.fn("rdf_aa.txt")).T
+    r_aa, g_aa = jobs.load_columns(info.fn("rdf_aa.txt")).T
     cutoff = friction.first_minimum(r_aa, g_aa)
     start = friction.einstein_gamma(D0, target, r_aa, g_aa, len(inp.positions) / float(np_asarray(inp.box).prod()),
-                                    cutoff, T) or 1e-3
+                                    cutoff, info.T) or 1e-3
     # a friction that needs a time step below 0.5 fs is not worth its cost (friction.max_timestep)
     search = friction.Search(target, target_err, D0, start, max_gamma=friction.max_timestep(1.0, inp.mass) / 0.5)
-    record = Path(job.fn(MOBILITY_DIR)) / "search.json"
+    record = Path(info.fn(MOBILITY_DIR)) / "search.json"
     runs = json.loads(record.read_text())["runs"] if record.is_file() else []
     search.runs = [(r["gamma"], r["D_CG_inf"], r["D_CG_inf_err"]) for r in runs]
-    run_cg = functools.partial(friction_run, job, sec, positions, box, T, np=np)
     while not search.done():
         gamma = search.next_gamma()
-        result = run_cg({"kind": "dpd", "gamma": gamma, "cutoff": cutoff}, f"run_{len(runs):02d}")
+        result = model_run(info, table, r_cut, sec, positions, box, Path(info.fn(MOBILITY_DIR)) / f"run_{len(runs):02d}",
+                           "cg", {"kind": "dpd", "gamma": gamma, "cutoff": cutoff}, np=np)
         runs.append(result)
         search.runs.append((gamma, result["D_CG_inf"], result["D_CG_inf_err"]))
         files.write_json(record, {"D_target": target, "D_target_err": target_err, "D0": D0, "start": start,
                                   "cutoff": cutoff, "runs": runs})
         if progress:
-            progress(f"job {job.id}: DPD friction gamma {gamma:.4g} kcal fs/(mol Å²): D_CG_inf {result['D_CG_inf']:.3g} "
+            progress(f"job {info.id}: DPD friction gamma {gamma:.4g} kcal fs/(mol Å²): D_CG_inf {result['D_CG_inf']:.3g} "
                      f"± {result['D_CG_inf_err']:.2g} (target D_AA_inf {target:.3g} ± {target_err:.2g})")
-    return _record_match(job, runs, search, cutoff, T, inp.mass, float(doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"])))
+    return runs, search, cutoff
 
 
-def friction_run(job, section: dict, positions, box, T: float, friction_: dict, name: str, np: int = 1) -> dict:
-    """One CG production with the job's IBI table and a friction as the thermostat, in mobility/<name>/
-    (model_run)."""
-    table = tables.read_lammps(job.fn(POTENTIAL_TABLE))
-    r_cut = float(job.doc.get("ibi_r_cut", jobs.preset(job)["ibi"]["r_cut"]))
-    return model_run(job, table, r_cut, section, positions, box, T, Path(job.fn(MOBILITY_DIR)) / name, "cg",
-                     friction_, np=np)
-
-
-def model_run(job, table: tables.Table, r_cut: float, section: dict, positions, box, T: float, workdir,
+def model_run(info: jobs.Info, table: tables.Table, r_cut: float, section: dict, positions, box, workdir,
               seed_tag: str, friction_: dict | None = None, np: int = 1) -> dict:
     """One CG production of a model (a table, and a friction as the thermostat or Nosé–Hoover) at the
     job's state, judged as the job's own: its D (raw, and moved to an infinite box with the run's own
     viscosity), RDF deviation and r² against the AA target, pressure. A DPD friction gets a time step that
     resolves it (friction.max_timestep)."""
-    mass = bead_mass(job)
     section = dict(section)
     if friction_ and friction_["kind"] == "dpd":
         section["timestep_fs"] = min(float(section["timestep_fs"]),
-                                     math.floor(100 * friction.max_timestep(friction_["gamma"], mass)) / 100)
-    run = simulate(table, workdir, positions, box, T, section, r_cut=r_cut, np=np, job_id=job.id,
-                   seed=lammps.seed(job.id + seed_tag), mass=mass, keep_raw=False,
+                                     math.floor(100 * friction.max_timestep(friction_["gamma"], info.mass)) / 100)
+    run = simulate(table, workdir, positions, box, info.T, section, r_cut=r_cut, np=np, job_id=info.id,
+                   seed=lammps.seed(info.id + seed_tag), mass=info.mass, keep_raw=False,
                    stress_ps=section.get("stress_ps", 0.05), friction=friction_)
     _, d = diffusion_of(run.times, run.positions)
-    keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), T)
-    dev, r2 = rdf_against_target(job, run.times, run.positions, run.boxes)
+    keys, _ = analysis.box_corrected("CG", d, run.stress_rows(), float(box[0]), info.T)
+    dev, r2 = rdf_against_target(jobs.load_columns(info.fn("rdf_aa.txt")), run.positions, run.boxes)
     return {**(friction_ or {}), "timestep_fs": section["timestep_fs"], "D_CG": d.D, "D_CG_err": d.err,
             "D_CG_diffusive": d.diffusive, "D_CG_inf": keys.get("D_CG_inf", d.D),
             "D_CG_inf_err": keys.get("D_CG_inf_err", d.err), "eta_CG": keys["eta_CG"], "eta_CG_err": keys["eta_CG_err"],
@@ -666,34 +704,10 @@ def model_run(job, table: tables.Table, r_cut: float, section: dict, positions, 
             "run": Path(workdir).name}
 
 
-def rdf_against_target(job, times, positions, boxes) -> tuple[float, float]:
-    """(RDF deviation, r²) of CG frames against the job's AA target (rdf_aa.txt), on its grid."""
+def rdf_against_target(aa_rdf: np.ndarray, positions, boxes) -> tuple[float, float]:
+    """(RDF deviation, r²) of CG frames against an AA target (rows r, g as in rdf_aa.txt), on its grid."""
     from .datasets import rdf_r2
-    aa_rdf = jobs.load_columns(job.fn("rdf_aa.txt"))
     dr = aa_rdf[1, 0] - aa_rdf[0, 0]
     r, g = analysis.rdf(positions, boxes, aa_rdf[-1, 0] + dr / 2, len(aa_rdf))
     n = min(len(r), len(aa_rdf))
     return float(ibi.deviation(r[:n], g[:n], aa_rdf[:n, 1])), rdf_r2(aa_rdf[:n, 1], g[:n])
-
-
-def _record_match(job, runs: list, search: friction.Search, cutoff: float, T: float, mass: float,
-                  r_cut: float) -> dict:
-    """The best run of the search as the job's matched model: the fragment, then the job.doc keys,
-    dpd_gamma last (the done marker)."""
-    gamma, D, err = search.best()
-    best = next(r for r in runs if r["gamma"] == gamma)
-    files.write_text(job.fn(FRAGMENT), friction.fragment(POTENTIAL_TABLE, r_cut, gamma, cutoff, T, mass,
-                                                         keyword=POTENTIAL, table_style=TABLE_STYLE, job=job.id))
-    doc = dict(job.doc)
-    target = infinite_D(doc, "AA")[0]
-    noise = doc.get("ibi_noise") or doc.get("ibi_target_noise") or 0.0
-    keys = {"dpd_cutoff": cutoff, "dpd_runs": len(runs), "dpd_matched": search.matched(D, err),
-            "D_CG_matched": D, "D_CG_matched_err": err, "alpha_matched": D / target,
-            "alpha_matched_err": D / target * math.hypot(err / D, search.D_target_err / target),
-            "eta_CG_matched": best["eta_CG"], "cg_matched_pressure": best["pressure"],
-            "cg_matched_rdf_deviation": best["rdf_deviation"], "cg_matched_rdf_r2": best["rdf_r2"],
-            # a thermostat does not move g(r): the matched run's RDF must fit as well as the unmatched one's
-            "cg_matched_rdf_within_noise": best["rdf_deviation"] <= doc.get("cg_rdf_deviation", 0.0) + noise}
-    job.doc.update(keys)
-    job.doc["dpd_gamma"] = gamma  # kcal fs/(mol Å²), within dpd_cutoff Å
-    return keys | {"dpd_gamma": gamma}

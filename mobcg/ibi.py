@@ -28,6 +28,7 @@ structure factor S(k) < 0 whose 1/S² dominates it (benchmarks/README.md).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -583,14 +584,9 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
     """
     say = progress or (lambda *a, **k: None)
     r, g_target = _grid(r, g_target)
-    if method not in METHODS:
-        raise ValueError(f"unknown IBI method {method!r}; choose one of {', '.join(METHODS)}")
-    if method != "ibi" and not (density is not None and np.isfinite(density) and density > 0):
-        raise ValueError(f"method {method!r} needs the bead number density (1/Å³), got {density!r}")
+    _check_settings(method, density, p_tol, P_target)
     if tail_width is None:
         tail_width = 3 * float(r[1] - r[0])
-    if p_tol is not None and (P_target is None or not math.isfinite(P_target)):
-        raise ValueError("P_target needed when p_tol is set")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = IBIState.load(directory, repair=True)
@@ -600,85 +596,17 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
                   reg_near=reg_near if method != "ibi" else None,
                   reg_switch=reg_switch if method != "ibi" else None,
                   stall_iterations=stall_iterations, stall_gain=stall_gain)
-    if state.iterations:  # a resumed run keeps the start it was begun with
-        try:
-            start = json.loads((directory / SUMMARY_NAME).read_text()).get("start", start)
-        except (OSError, ValueError):
-            pass
-
-    if state.iterations:
-        last = state.iterations[-1]
-        if last.r.shape != r.shape or not np.allclose(last.r, r):
-            raise ValueError(f"grid r differs from the one stored in {directory}")
-        U = last.U_next
-        say(f"IBI: resuming after iteration {last.index} (deviation {last.deviation:.4f})")
-    else:
-        U = pmf_start(r, g_target, T, r_cut, g_min=g_min, tail_width=tail_width) \
-            if U_start is None else np.array(U_start, dtype=float)
-        if U.shape != r.shape or not np.all(np.isfinite(U)):
-            raise ValueError("start potential must be finite and on the grid r")
-
-    converged = bool(state.iterations) and _is_converged(state.iterations[-1], tol, P_target, p_tol,
-                                                         stop_within_noise)
-    stalled = not converged and _is_stalled(state.iterations, P_target, p_tol, stall_iterations, stall_gain)
-    n_sim = 0
-    k = len(state.iterations)
+    U, start = _first_potential(state, directory, r, g_target, T, r_cut, U_start, start, g_min, tail_width, say)
+    step = functools.partial(_next_potential, T=T, r=r, g_target=g_target, r_cut=r_cut, P_target=P_target, p_tol=p_tol,
+                             method=method, density=density, lam=lam, g_min=g_min, max_step=max_step, reg=reg,
+                             reg_near=reg_near, reg_switch=reg_switch, smooth=smooth, tail_width=tail_width,
+                             pressure_every=pressure_every, pressure_scale=pressure_scale, pressure_f=pressure_f)
+    stop = functools.partial(_stopping, tol=tol, P_target=P_target, p_tol=p_tol, within_noise=stop_within_noise,
+                             window=stall_iterations, gain=stall_gain)
+    record = functools.partial(state.write_summary, background=background, parameters=params, start=start, method=method)
     try:
-        while not converged and not stalled and k < max_iterations:
-            workdir = directory / f"iter_{k:03d}"
-            workdir.mkdir(exist_ok=True)
-            out = simulate(U.copy(), k, workdir)
-            out = out if isinstance(out, Sample) else Sample(*out)
-            g, P, jac = out.g, out.pressure, out.jacobian
-            if method == "imc" and jac is None:
-                raise ValueError("method 'imc' needs simulate to return the run's dg/dU (Sample.jacobian)")
-            n_sim += 1
-            g = np.asarray(g, dtype=float)
-            if g.shape != r.shape or not np.all(np.isfinite(g)):
-                raise ValueError(f"simulate returned a bad RDF at iteration {k}")
-            P = float("nan") if P is None else float(P)
-            if p_tol is not None and not math.isfinite(P):
-                raise ValueError(f"simulate returned no finite pressure at iteration {k}")
-            dev = deviation(r, g, g_target)
-            A = 0.0
-            correct_p = p_tol is not None and pressure_every > 0 and k % pressure_every == 0
-            if method != "ibi":
-                U_next = newton_update(U, g, g_target, T, r, density, r_cut,
-                                       P=P if correct_p else None, P_target=P_target if correct_p else None,
-                                       lam=lam, g_min=g_min, max_step=max_step,
-                                       reg=reg if reg_near is None or dev >= reg_switch else reg_near,
-                                       tail_width=tail_width, jacobian=jac)
-            else:
-                U_next = update(U, g, g_target, T, lam, r=r, r_cut=r_cut, g_min=g_min,
-                                smooth=smooth, tail_width=tail_width)
-                if correct_p:
-                    A = pressure_amplitude(P, P_target, T, scale=pressure_scale, f=pressure_f)
-                    U_next = U_next + pressure_correction(r, P, P_target, T, r_cut,
-                                                          scale=pressure_scale, f=pressure_f)
-            backtrack = ""
-            if method != "ibi" and state.iterations:
-                # Newton needs a globalisation: a step that made the RDF clearly worse than the best
-                # potential so far is not followed; the best one's own step is retried, halved once
-                # per worse iteration since (a liquid pushed near its spinodal otherwise ran away)
-                best = min(state.iterations, key=lambda i: i.deviation)
-                if dev > WORSE * best.deviation:
-                    shrink = 0.5 ** (k - best.index)
-                    U_next = best.U + shrink * (best.U_next - best.U)
-                    backtrack = f"; worse than iteration {best.index}: its step × {shrink:g} instead"
-            noise = float("nan")
-            if target_noise is not None and out.noise is not None:
-                noise = math.hypot(float(target_noise), float(out.noise))
-            it = IBIIteration(k, r.copy(), U.copy(), g, P, dev, U_next, A, noise)
-            state.append(it, background)
-            converged = _is_converged(it, tol, P_target, p_tol, stop_within_noise)
-            stalled = not converged and _is_stalled(state.iterations, P_target, p_tol, stall_iterations, stall_gain)
-            state.write_summary(status="converged" if converged else "running", durable=False,
-                                background=background, parameters=params, start=start, method=method)
-            say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
-                + f", P {P:.1f} atm"
-                + (f", pressure A {A:+.4f} kcal/mol" if A else "") + backtrack)
-            U = U_next
-            k += 1
+        converged, stalled, n_sim = _iterations(state, U, simulate, step, stop, record, directory, r, g_target,
+                                                method, p_tol, max_iterations, target_noise, background, say)
     except BaseException as exc:
         # Record why we stopped; finished iterations are already safely on disk (once `background`
         # has written them).
@@ -690,7 +618,121 @@ def run_ibi(r, g_target, P_target: Optional[float], T: float,
         except Exception:
             pass
         raise
+    return _result(state, directory, r, converged, stalled, n_sim, P_target, p_tol, stall_iterations, stall_gain,
+                   params, start, method, background, say)
 
+
+def _stopping(iterations, *, tol, P_target, p_tol, within_noise, window, gain) -> tuple[bool, bool]:
+    """(converged, stalled) after these iterations (none: neither)."""
+    converged = bool(iterations) and _is_converged(iterations[-1], tol, P_target, p_tol, within_noise)
+    return converged, not converged and _is_stalled(iterations, P_target, p_tol, window, gain)
+
+
+def _iterations(state: IBIState, U, simulate, step, stop, record, directory: Path, r, g_target, method: str, p_tol,
+                max_iterations: int, target_noise, background, say) -> tuple[bool, bool, int]:
+    """Simulate, update and record iterations until converged, stalled or max_iterations exist:
+    (converged, stalled, simulations run)."""
+    converged, stalled = stop(state.iterations)
+    n_sim, k = 0, len(state.iterations)
+    while not converged and not stalled and k < max_iterations:
+        out = _sample(simulate, U, k, directory, r, method, p_tol)
+        n_sim += 1
+        dev = deviation(r, out.g, g_target)
+        U_next, A, backtrack = step(U, out.g, out.pressure, dev, out.jacobian, k, state.iterations)
+        noise = float("nan")
+        if target_noise is not None and out.noise is not None:
+            noise = math.hypot(float(target_noise), float(out.noise))
+        state.append(IBIIteration(k, r.copy(), U.copy(), out.g, out.pressure, dev, U_next, A, noise), background)
+        converged, stalled = stop(state.iterations)
+        record(status="converged" if converged else "running", durable=False)
+        say(f"IBI iteration {k}: deviation {dev:.4f}" + (f" (noise {noise:.4f})" if math.isfinite(noise) else "")
+            + f", P {out.pressure:.1f} atm" + (f", pressure A {A:+.4f} kcal/mol" if A else "") + backtrack)
+        U = U_next
+        k += 1
+    return converged, stalled, n_sim
+
+
+def _check_settings(method: str, density, p_tol, P_target) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown IBI method {method!r}; choose one of {', '.join(METHODS)}")
+    if method != "ibi" and not (density is not None and np.isfinite(density) and density > 0):
+        raise ValueError(f"method {method!r} needs the bead number density (1/Å³), got {density!r}")
+    if p_tol is not None and (P_target is None or not math.isfinite(P_target)):
+        raise ValueError("P_target needed when p_tol is set")
+
+
+def _first_potential(state: IBIState, directory: Path, r, g_target, T: float, r_cut: float, U_start, start: str,
+                     g_min: float, tail_width: float, say) -> tuple[np.ndarray, str]:
+    """(U to simulate next, where the run started): a resumed run's stored next potential and its own
+    start; a new run's U_start, or the PMF."""
+    if state.iterations:  # a resumed run keeps the start it was begun with
+        try:
+            start = json.loads((directory / SUMMARY_NAME).read_text()).get("start", start)
+        except (OSError, ValueError):
+            pass
+        last = state.iterations[-1]
+        if last.r.shape != r.shape or not np.allclose(last.r, r):
+            raise ValueError(f"grid r differs from the one stored in {directory}")
+        say(f"IBI: resuming after iteration {last.index} (deviation {last.deviation:.4f})")
+        return last.U_next, start
+    U = pmf_start(r, g_target, T, r_cut, g_min=g_min, tail_width=tail_width) \
+        if U_start is None else np.array(U_start, dtype=float)
+    if U.shape != r.shape or not np.all(np.isfinite(U)):
+        raise ValueError("start potential must be finite and on the grid r")
+    return U, start
+
+
+def _sample(simulate, U, k: int, directory: Path, r, method: str, p_tol) -> Sample:
+    """Iteration k's simulation of U in <directory>/iter_XXX, its output checked (a finite RDF on r, a
+    finite pressure where one is needed, the Jacobian where IMC needs it)."""
+    workdir = directory / f"iter_{k:03d}"
+    workdir.mkdir(exist_ok=True)
+    out = simulate(U.copy(), k, workdir)
+    out = out if isinstance(out, Sample) else Sample(*out)
+    if method == "imc" and out.jacobian is None:
+        raise ValueError("method 'imc' needs simulate to return the run's dg/dU (Sample.jacobian)")
+    g = np.asarray(out.g, dtype=float)
+    if g.shape != r.shape or not np.all(np.isfinite(g)):
+        raise ValueError(f"simulate returned a bad RDF at iteration {k}")
+    P = float("nan") if out.pressure is None else float(out.pressure)
+    if p_tol is not None and not math.isfinite(P):
+        raise ValueError(f"simulate returned no finite pressure at iteration {k}")
+    return Sample(g, P, out.jacobian, out.noise)
+
+
+def _next_potential(U, g, P: float, dev: float, jacobian, k: int, done: list, *, T, r, g_target, r_cut, P_target,
+                    p_tol, method, density, lam, g_min, max_step, reg, reg_near, reg_switch, smooth, tail_width,
+                    pressure_every, pressure_scale, pressure_f) -> tuple[np.ndarray, float, str]:
+    """(the potential for iteration k + 1, the pressure ramp's amplitude (plain IBI), a note on a backtrack)."""
+    A = 0.0
+    correct_p = p_tol is not None and pressure_every > 0 and k % pressure_every == 0
+    if method != "ibi":
+        U_next = newton_update(U, g, g_target, T, r, density, r_cut,
+                               P=P if correct_p else None, P_target=P_target if correct_p else None,
+                               lam=lam, g_min=g_min, max_step=max_step,
+                               reg=reg if reg_near is None or dev >= reg_switch else reg_near,
+                               tail_width=tail_width, jacobian=jacobian)
+    else:
+        U_next = update(U, g, g_target, T, lam, r=r, r_cut=r_cut, g_min=g_min, smooth=smooth, tail_width=tail_width)
+        if correct_p:
+            A = pressure_amplitude(P, P_target, T, scale=pressure_scale, f=pressure_f)
+            U_next = U_next + pressure_correction(r, P, P_target, T, r_cut, scale=pressure_scale, f=pressure_f)
+    backtrack = ""
+    if method != "ibi" and done:
+        # Newton needs a globalisation: a step that made the RDF clearly worse than the best
+        # potential so far is not followed; the best one's own step is retried, halved once
+        # per worse iteration since (a liquid pushed near its spinodal otherwise ran away)
+        best = min(done, key=lambda i: i.deviation)
+        if dev > WORSE * best.deviation:
+            shrink = 0.5 ** (k - best.index)
+            U_next = best.U + shrink * (best.U_next - best.U)
+            backtrack = f"; worse than iteration {best.index}: its step × {shrink:g} instead"
+    return U_next, A, backtrack
+
+
+def _result(state: IBIState, directory: Path, r, converged: bool, stalled: bool, n_sim: int, P_target, p_tol,
+            stall_iterations: int, stall_gain: float, params: dict, start: str, method: str, background, say) -> IBIResult:
+    """The run's outcome (the converged iteration, else the best one) and its final summary."""
     if not state.iterations:
         raise ValueError("max_iterations must be at least 1")
     best = _best(state.iterations, P_target, p_tol)

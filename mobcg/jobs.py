@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -73,6 +74,38 @@ def check_statepoint(job) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or value <= 0:
             raise StatepointError(f"job {job.id}: statepoint {key} = {value!r} is not a positive number")
+
+
+@dataclasses.dataclass(frozen=True)
+class Info:
+    """What a stage takes from its job, read once at the stage's door (jobs.info): the stage's steps and
+    the helpers below get these plain values, never the signac job. `fn(name)`: a file in its folder."""
+    id: str
+    path: str
+    preset: dict  # the job's whole preset (a copy: the stage may adjust it)
+    forcefield: dict | None  # validated; None for a job without one (the CG stage needs none)
+    molecule: str  # as the statepoint names it (checked by check_statepoint, which every operation calls)
+    T: float  # K
+    P: float  # atm
+
+    def fn(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @functools.cached_property
+    def mass(self) -> float:
+        """The molecule's molar mass, g/mol: one CG bead (from its graph; RDKit only when asked)."""
+        from .molecule import molar_mass
+        return molar_mass(self.molecule)
+
+
+def info(job, preset_: dict | None = None) -> Info:
+    """The job's Info: statepoint and preset read once (StatepointError naming the job for a preset or
+    force field that is not one). `preset_`: these settings instead of the statepoint's preset
+    (benchmarks that vary them)."""
+    from .molecule import DEFAULT
+    ff = forcefield(job) if "forcefield" in job.sp else None
+    return Info(job.id, job.path, preset(job) if preset_ is None else preset_, ff, job.sp.get("molecule", DEFAULT),
+                float(job.sp.get("temperature", presets.TEMPERATURE)), float(job.sp.get("pressure", presets.PRESSURE)))
 
 
 def forcefield(job) -> dict:

@@ -57,6 +57,7 @@ def export_job(job, target) -> Path:
             if name and os.path.isfile(job.fn(name)):
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(job.fn(name), tmp / name)
+        _local_paths(tmp / "signac_job_document.json", job.path)
         os.chmod(tmp, 0o755)
         old = dest.with_name(f".{job.id}.old")
         if dest.exists():
@@ -68,6 +69,16 @@ def export_job(job, target) -> Path:
     return dest
 
 
+def _local_paths(document: Path, job_path: str) -> None:
+    """The job's own folder named relative to itself in its document (failure reasons name LAMMPS logs by
+    their absolute path, which means nothing in a clone of the release and leaks the machine's layout)."""
+    text = document.read_text()
+    folder = os.path.realpath(job_path)
+    for prefix in {f"{job_path}/", f"{folder}/"}:
+        text = text.replace(prefix, "")
+    document.write_text(text)
+
+
 def export(job_list, target, name: str | None = None, description: str = "") -> dict:
     """Export every ended job of `job_list` that is new or changed since the last export into the
     release folder `target`; write release.json (provenance, counts). Returns release.json's content."""
@@ -77,7 +88,7 @@ def export(job_list, target, name: str | None = None, description: str = "") -> 
         if not ended(job.document()):
             continue
         stored = target / JOBS / job.id / "signac_job_document.json"
-        if stored.is_file() and stored.read_bytes() == Path(job.fn("signac_job_document.json")).read_bytes():
+        if stored.is_file() and stored.stat().st_mtime >= Path(job.fn("signac_job_document.json")).stat().st_mtime:
             continue  # unchanged since the last export
         export_job(job, target)
     return write_summary(target, name or target.name, description)

@@ -93,6 +93,12 @@ def _write(job_list, directory: Path) -> Path:
     summary = json.loads((directory / aggregate.DATASETS_JSON).read_text())
     models_json = json.loads((directory / aggregate.MODELS_JSON).read_text())
     job_list = list(job_list)
+    lines = [*_data_space(job_list, summary), *_jobs_table(job_list), *_models_section(models_json, directory),
+             *_closed_loop(job_list), "", f"<!-- models {models_json['fingerprint']} -->"]
+    return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
+
+
+def _data_space(job_list, summary: dict) -> list[str]:
     failed = [j for j in job_list if jobs.is_failed(j)]
     presets = sorted({j.sp.get("preset", "?") for j in job_list})
     n_demo = "/".join(sorted({str(jobs.preset(j)["n_molecules"]) for j in job_list if j.sp.get("preset") == "demo"}))
@@ -109,7 +115,11 @@ def _write(job_list, directory: Path) -> Path:
     if failed:
         lines += ["Failed parameter sets:", ""] + [f"- `{j.id[:8]}` {j.doc.get('failed_stage', '')}: "
                                                   f"{j.doc.get('failure_reason', '')}" for j in failed] + [""]
-    lines += ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`), "
+    return lines
+
+
+def _jobs_table(job_list) -> list[str]:
+    lines = ["Trust: a job's numbers enter the datasets only when its NPT density settled (`density_converged`), "
               "its production kept that density (`density_steady`), both MSD fit windows are diffusive "
               "(`D_AA_diffusive`, `D_CG_diffusive`) and both viscosities are positive (`viscosity_resolved`); jobs "
               "that lack a flag are listed with it and left out.", "",
@@ -135,7 +145,11 @@ def _write(job_list, directory: Path) -> Path:
                          f"{_eta(d, 'CG')} | {flag(d.get('D_CG_diffusive'))} | {d['alpha']:.2f} ± {d.get('alpha_err', 0):.2f} | "
                          f"{100 * d['ibi_deviation']:.1f} % | {_friction(d)} | "
                          f"{published} | {'yes' if aggregate.finished(j) else '**no**'} |")
-    lines += ["", "## Models (k-fold cross-validation on the training jobs)", "",
+    return lines
+
+
+def _models_section(models_json: dict, directory: Path) -> list[str]:
+    lines = ["", "## Models (k-fold cross-validation on the training jobs)", "",
               "| model | samples | score |", "| --- | --- | --- |"]
     for name, info in models_json["models"].items():
         if "note" in info and "r2" not in info and "rmse" not in info:
@@ -154,7 +168,11 @@ def _write(job_list, directory: Path) -> Path:
                       "scalar models are untrustworthy and `predict` gives them no interval.**"]
     band = _predicted_band(directory)
     lines += ["", _potentials(directory), ""] + ([band, ""] if band else []) + _parity(models_json, directory)
-    lines += ["", "## Closed-loop validation (held-out jobs, predicted potentials simulated with LAMMPS)", "",
+    return lines
+
+
+def _closed_loop(job_list) -> list[str]:
+    lines = ["", "## Closed-loop validation (held-out jobs, predicted potentials simulated with LAMMPS)", "",
               "| job | alpha_pred structure | RDF r² structure | alpha_pred mobility | RDF r² mobility | "
               "alpha_pred structure + friction | RDF r² structure + friction |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -168,9 +186,8 @@ def _write(job_list, directory: Path) -> Path:
     lines += unvalidated(job_list)
     lines += ["", "Goal: the mobility-preserving potential gives alpha_pred within 1 ± 0.3; the structure-preserving "
               "one an RDF as close to the AA target as IBI's; the structure-preserving table with the predicted "
-              "DPD friction alpha_pred within 1 ± 0.15 (median; 68 % within 1 ± 0.3) and RDF r² ≥ 0.98.", "",
-              f"<!-- models {models_json['fingerprint']} -->"]
-    return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
+              "DPD friction alpha_pred within 1 ± 0.15 (median; 68 % within 1 ± 0.3) and RDF r² ≥ 0.98."]
+    return lines
 
 
 def _d(doc, model: str) -> str:

@@ -201,6 +201,23 @@ def simulation_ready(r, U, grid=PAPER_GRID, r_cut=None, r_core=None) -> Table:
     through the finite points; past the last finite point U is held constant.
     F is -dU/dr of a cubic spline of the final U on grid points <= r_cut. Never NaN.
     """
+    r, U, grid, r_cut = _checked_inputs(r, U, grid, r_cut)
+    potential = _extended(r, U, grid, r_cut, r_core)
+    U_grid = potential(grid) - potential(np.array([r_cut]))[0]
+    inside = grid < r_cut
+    U_grid[~inside] = 0.0
+    # F on grid points below r_cut: spline of U through those points and (r_cut, 0)
+    F_grid = np.zeros_like(grid)
+    xs = np.append(grid[inside], r_cut)
+    us = np.append(U_grid[inside], 0.0)
+    F_grid[inside] = -CubicSpline(xs, us)(grid[inside], 1)
+    if not (np.all(np.isfinite(U_grid)) and np.all(np.isfinite(F_grid))):
+        raise TableError("simulation_ready: produced a non-finite value (this is a bug)")
+    return Table(grid, U_grid, F_grid)
+
+
+def _checked_inputs(r, U, grid, r_cut):
+    """simulation_ready's arguments as float arrays (r_cut: default grid[-1]); TableError naming the fault."""
     r = np.asarray(r, dtype=float)
     U = np.asarray(U, dtype=float)
     grid = np.asarray(grid, dtype=float)
@@ -216,7 +233,12 @@ def simulation_ready(r, U, grid=PAPER_GRID, r_cut=None, r_core=None) -> Table:
     if not (grid[0] < r_cut <= grid[-1]):
         raise TableError(f"simulation_ready: r_cut = {r_cut} Å outside the grid "
                          f"({grid[0]:g}, {grid[-1]:g}]")
+    return r, U, grid, r_cut
 
+
+def _extended(r, U, grid, r_cut: float, r_core):
+    """U(x) for any x: the cubic spline through the trusted finite points, the exponential wall below
+    the first (simulation_ready's docstring), constant past the last."""
     finite = np.isfinite(U)
     if not finite.any():
         raise TableError("simulation_ready: the potential has no finite value")
@@ -249,17 +271,7 @@ def simulation_ready(r, U, grid=PAPER_GRID, r_cut=None, r_core=None) -> Table:
         out[wall] = U0 + (A / b) * np.expm1(b * (r0 - x[wall]))
         return out
 
-    U_grid = potential(grid) - potential(np.array([r_cut]))[0]
-    inside = grid < r_cut
-    U_grid[~inside] = 0.0
-    # F on grid points below r_cut: spline of U through those points and (r_cut, 0)
-    F_grid = np.zeros_like(grid)
-    xs = np.append(grid[inside], r_cut)
-    us = np.append(U_grid[inside], 0.0)
-    F_grid[inside] = -CubicSpline(xs, us)(grid[inside], 1)
-    if not (np.all(np.isfinite(U_grid)) and np.all(np.isfinite(F_grid))):
-        raise TableError("simulation_ready: produced a non-finite value (this is a bug)")
-    return Table(grid, U_grid, F_grid)
+    return potential
 
 
 # ----------------------------------------------------------------------------------------
@@ -383,7 +395,36 @@ def read_lammps(path, keyword=None) -> Table:
     as LAMMPS does (and must agree with the r column to 1e-6 relative, LAMMPS' own check).
     Columns beyond `i r e f` are ignored. Raises TableError naming file and line.
     """
-    lines = _read_lines(path)
+    sections = _sections(_read_lines(path), path)
+    if not sections:
+        raise TableError(f"{path}: no table section found")
+    names = [s[0] for s in sections]
+    if keyword is None:
+        sec = sections[0]
+    else:
+        matches = [s for s in sections if s[0] == keyword]
+        if not matches:
+            raise TableError(f"{path}: keyword {keyword!r} not found (sections: "
+                             f"{', '.join(names)})")
+        sec = matches[0]
+    name, kw_line, n, rmode, rlo, rhi, data, rownums = sec
+    r_file, U, F = data[:, 0], data[:, 1], data[:, 2]
+    if rmode is not None:
+        k = np.arange(n) / (n - 1)
+        r = rlo + (rhi - rlo) * k if rmode == "R" else np.sqrt(rlo**2 + (rhi**2 - rlo**2) * k)
+        bad = np.flatnonzero(np.abs(r - r_file) > 1e-6 * np.maximum(np.abs(r_file), 1e-300))
+        if len(bad):
+            j = int(bad[0])
+            raise TableError(f"{_where(path, rownums[j])}: r = {float(r_file[j])!r} disagrees with "
+                             f"{rmode} {rlo:g} {rhi:g} (expected {float(r[j])!r}; wrong N?)")
+    else:
+        r = r_file
+    _check_increasing(r, rownums, path)
+    return Table(r, U, F)
+
+
+def _sections(lines: list, path) -> list:
+    """Every section of a table file: (keyword, its line, N, R/RSQ mode, rlo, rhi, rows (N, 3), row lines)."""
     sections = []
     i = 0
     nlines = len(lines)
@@ -396,7 +437,7 @@ def read_lammps(path, keyword=None) -> Table:
     while True:
         i = skip(i)
         if i >= nlines:
-            break
+            return sections
         tokens = lines[i].split()
         if _looks_numeric(tokens[0]):
             raise TableError(f"{_where(path, i + 1)}: expected a section keyword, "
@@ -425,32 +466,6 @@ def read_lammps(path, keyword=None) -> Table:
             rownums.append(i + 1)
             i += 1
         sections.append((name, kw_line, n, rmode, rlo, rhi, np.array(rows), rownums))
-
-    if not sections:
-        raise TableError(f"{path}: no table section found")
-    names = [s[0] for s in sections]
-    if keyword is None:
-        sec = sections[0]
-    else:
-        matches = [s for s in sections if s[0] == keyword]
-        if not matches:
-            raise TableError(f"{path}: keyword {keyword!r} not found (sections: "
-                             f"{', '.join(names)})")
-        sec = matches[0]
-    name, kw_line, n, rmode, rlo, rhi, data, rownums = sec
-    r_file, U, F = data[:, 0], data[:, 1], data[:, 2]
-    if rmode is not None:
-        k = np.arange(n) / (n - 1)
-        r = rlo + (rhi - rlo) * k if rmode == "R" else np.sqrt(rlo**2 + (rhi**2 - rlo**2) * k)
-        bad = np.flatnonzero(np.abs(r - r_file) > 1e-6 * np.maximum(np.abs(r_file), 1e-300))
-        if len(bad):
-            j = int(bad[0])
-            raise TableError(f"{_where(path, rownums[j])}: r = {float(r_file[j])!r} disagrees with "
-                             f"{rmode} {rlo:g} {rhi:g} (expected {float(r[j])!r}; wrong N?)")
-    else:
-        r = r_file
-    _check_increasing(r, rownums, path)
-    return Table(r, U, F)
 
 
 def _looks_numeric(token: str) -> bool:

@@ -33,6 +33,13 @@ import slurm as slurm_helpers  # noqa: E402
 
 PYTHON = sys.executable
 
+# The variables the library reads (where LAMMPS and MPI are, how many ranks, where the reference data
+# is): a developer's own exports must not reach a test, which sets them itself where it needs them.
+# Removed here, at collection, so the environments test modules build at import time lack them too.
+LIBRARY_VARIABLES = ("MOBCG_NP", "MOBCG_LMP", "MOBCG_MPIRUN", "MOBCG_REFERENCE")
+for _name in LIBRARY_VARIABLES:
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture(autouse=True)
 def _pin_flow_environment(monkeypatch):

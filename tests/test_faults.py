@@ -3,11 +3,14 @@ python + mpirun + lmp) at random moments of the per-job pipeline; the next run m
 and nothing may be truncated, half-written or read as done when it is not.
 
 How it stays cheap: the tiny pipeline runs once, operation by operation, and the project folder is
-snapshotted before each operation. A trial restores the snapshot before a randomly drawn operation,
-starts `project.py run` (which runs that operation and everything after it), kills it after a random
-delay within the measured remaining time, checks the killed state, runs `project.py run` again
-and checks the finished state. The default suite runs FAST_TRIALS trials (seeded); the `slow`
-marked version runs SLOW_TRIALS (`pytest -m slow tests/test_faults.py`).
+snapshotted before each operation, with the files each operation leaves and their sizes. A trial
+restores the snapshot before a randomly drawn operation, starts `project.py run` (which runs that
+operation and everything after it) and kills it at an event drawn at random from what that run writes:
+a file of the uninterrupted run has appeared and grown to a random fraction of its final size (a
+trajectory half written, an iteration file there, a log begun). Events, not delays: the kill lands at
+the same point of the pipeline however loaded the machine is. Then it checks the killed state, runs
+`project.py run` again and checks the finished state. The default suite runs FAST_TRIALS trials
+(seeded); the `slow` marked version runs SLOW_TRIALS (`pytest -m slow tests/test_faults.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,15 @@ def run(cwd, *args):
     return proc
 
 
+def _listing(root: Path) -> dict:
+    """{path relative to root: size} of every file in the project's workspace."""
+    return {str(p.relative_to(root)): p.stat().st_size for p in (root / "workspace").rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def snapshots(tmp_path_factory):
-    """[(operation, project folder before it, seconds from there to the end)], one tiny job."""
+    """[(operation, project folder before it, [(file, final size) it and the operations after it leave])],
+    one tiny job."""
     base = tmp_path_factory.mktemp("faults")
     work = base / "work"
     work.mkdir()
@@ -54,21 +62,23 @@ def snapshots(tmp_path_factory):
         shutil.copy(REPO / name, work / name)
     subprocess.run([sys.executable, "init.py", "--n", "0", "--preset", "tiny"], cwd=work, check=True,
                    capture_output=True, env=ENV)
-    states, durations = [], []
+    written = []
     for i, op in enumerate(OPERATIONS):
         shutil.copytree(work, base / f"before_{i}", symlinks=True)
-        t0 = time.monotonic()
+        before = _listing(work)
         run(work, "run", "-o", op)
-        durations.append(time.monotonic() - t0)
+        after = _listing(work)
+        written.append([(path, size) for path, size in sorted(after.items())
+                        if path not in before and not path.endswith(".tmp")])
     check(work, finished=True)
-    t0 = time.monotonic()
-    run(work, "run")  # nothing left to do: what one `project.py run` costs by itself
-    overhead = time.monotonic() - t0
-    work_s = np.maximum(np.array(durations) - overhead, 0.1)
-    remaining = np.cumsum(work_s[::-1])[::-1] + overhead  # one `project.py run` from each snapshot on
-    print(f"\nper operation (s, without {overhead:.1f} s start-up): "
-          + ", ".join(f"{op} {w:.1f}" for op, w in zip(OPERATIONS, work_s)))
-    return [(op, base / f"before_{i}", float(remaining[i])) for i, op in enumerate(OPERATIONS)]
+    print("\nfiles written per operation: " + ", ".join(f"{op} {len(w)}" for op, w in zip(OPERATIONS, written)))
+    return [(op, base / f"before_{i}", [e for w in written[i:] for e in w]) for i, op in enumerate(OPERATIONS)]
+
+
+def _event(rng, events):
+    """A kill event drawn from `events`: (file, size it must reach) at a random fraction of its final size."""
+    path, size = events[int(rng.integers(len(events)))]
+    return path, max(1, int(float(rng.uniform(0.05, 1.0)) * size))
 
 
 def expected_frames(job):
@@ -137,17 +147,25 @@ def trials(snapshots, tmp_path, n, seed):
     log = []
     for trial in range(n):
         i = int(rng.integers(len(snapshots)))
-        op, state, remaining = snapshots[i]
+        op, state, events = snapshots[i]
         root = tmp_path / f"trial_{trial}"
         shutil.copytree(state, root, symlinks=True)
-        delay = float(rng.uniform(0.3, 0.9 * remaining))
+        path, size = _event(rng, events)
+        target = root / path
+
+        def reached():
+            try:
+                return target.stat().st_size >= size
+            except FileNotFoundError:
+                return False
+
         proc = start(root, "run")
-        t0 = time.monotonic()
-        killed = kill_when(proc, lambda: time.monotonic() - t0 >= delay, timeout=remaining + 60)
+        killed = kill_when(proc, reached, timeout=600)
         check(root, finished=False)
         run(root, "run")
         check(root, finished=True)
-        log.append(f"trial {trial}: from {op}, kill after {delay:.1f} s: {'killed' if killed else 'finished first'}")
+        log.append(f"trial {trial}: from {op}, kill once {path} has {size} bytes: "
+                   f"{'killed' if killed else 'finished first'}")
         shutil.rmtree(root)
     print("\n".join(log))
     return log
