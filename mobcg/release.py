@@ -37,8 +37,15 @@ class ReleaseError(RuntimeError):
 
 
 def ended(doc: dict) -> bool:
-    """A job whose pipeline has ended: finished (alpha) or failed."""
-    return "alpha" in doc or bool(doc.get("failed"))
+    """A job whose pipeline has ended: failed, or finished (alpha) and, if its numbers are trusted, its
+    friction matched (match_mobility: dpd_gamma, or mobility_failed)."""
+    from .aggregate import TRUST_FLAGS
+    if doc.get("failed"):
+        return True
+    if "alpha" not in doc:
+        return False
+    trusted = all(doc.get(flag) is True for flag in TRUST_FLAGS)
+    return not trusted or "dpd_gamma" in doc or "mobility_failed" in doc
 
 
 def _final_iteration(job) -> str | None:
