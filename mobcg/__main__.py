@@ -46,13 +46,53 @@ def _published(x, args) -> tuple[dict, list[str]]:
                  f"{100 * cv['coverage_68']:.0f} %, 95 % {100 * cv['coverage_95']:.0f} %") if cv else "CV not measured"
         lines.append(f"{target} = {_fmt(e['value'])}{UNITS[target]}  {_interval('68 %', e['interval_68'])}  "
                      f"{_interval('95 %', e['interval_95'])}  [from {inputs}; {score}]")
-    lines.append("potentials: the published data hold too few potentials to train a model; "
-                 "train a project (`python project.py run`) for tables")
     result = {"source": "published", "models_fingerprint": meta["fingerprint"], "data": meta["data"],
               "parameters": dict(zip(meta["parameters"], map(float, x[0]))), "prediction": res}
+    lines += _campaign_potentials(x, args, result)
     if args.out:
         files.write_json(Path(args.out) / "prediction.json", result)
     return result, lines
+
+
+def _campaign_potentials(x, args, result: dict) -> list[str]:
+    """Potentials on day one: the tables (with bands) and the friction the models of our own campaign
+    release predict (mobcg.campaign_models), written to --out; what they are, in lines."""
+    from . import campaign_models, files, friction, tables
+    shipped = campaign_models.load()
+    if shipped is None:
+        return ["potentials: no campaign models are shipped; train a project (`python project.py run`) for tables"]
+    meta = shipped.meta
+    pred = shipped.predict(x[0])
+    lines = [f"potentials: models trained on our campaign release {meta['release']} ({meta['n_trusted']} trusted "
+             f"liquids, {meta['n_pairs']} mobility pairs; Gaussian processes of the potentials' principal components)"]
+    if "dpd_gamma" in pred:
+        gamma, iv = pred["dpd_gamma"]
+        result["dpd_gamma"] = gamma
+        lines.append(f"DPD friction gamma = {_fmt(gamma)} kcal fs/(mol Å²)  {_interval('68 %', iv[0.68])}  "
+                     f"{_interval('95 %', iv[0.95])}  [{meta['models']['dpd_gamma']['n']} matched jobs]")
+    if args.out is None:
+        return lines + ["potentials: pass --out DIR to write the tables"]
+    out, grid = Path(args.out), shipped.grid
+    for kind in ("structure", "mobility"):
+        if kind not in pred:
+            lines.append(f"{kind}-preserving potential: {meta['models'][kind].get('note', 'not shipped')}")
+            continue
+        U, band = pred[kind]
+        table = tables.simulation_ready(grid, U, r_cut=float(grid[-1]))
+        paths = tables.export_all(table, out, f"{kind}_potential")
+        files.write_text(out / f"{kind}_potential_band.csv", "r_angstrom,U_mean_kcal_per_mol,U_std_kcal_per_mol\n"
+                         + "\n".join(f"{a:.4f},{b:.6g},{c:.6g}" for a, b, c in zip(grid, U, band)) + "\n")
+        e = meta["models"][kind]
+        lines.append(f"{kind}-preserving potential: {', '.join(map(str, paths.values()))} (band: "
+                     f"{kind}_potential_band.csv; 5-fold CV RMSE {e['cv_rmse']:.3f} kcal/mol, predicting the mean "
+                     f"{e['rmse_mean_baseline']:.3f})")
+    if "dpd_gamma" in pred and "structure" in pred:
+        from .molecule import DEFAULT, molar_mass
+        text = friction.fragment("structure_potential.table", float(grid[-1]), pred["dpd_gamma"][0],
+                                 float(meta["models"]["dpd_gamma"]["dpd_cutoff"]), 298.15, molar_mass(DEFAULT),
+                                 keyword="structure_potential", job="predicted")
+        lines.append(f"structure and mobility in one model: {files.write_text(out / 'structure_dpd.in', text)}")
+    return lines
 
 
 def _project(flat, args, analysis: str) -> tuple[dict, list[str]]:

@@ -72,6 +72,7 @@ def test_cg_simulation_writes_gsd_and_gives_finite_diffusion(reference):
     assert temp.mean() == pytest.approx(T, rel=0.03)
 
 
+@pytest.mark.slow  # plain IBI, not the presets' method: physics-grade, 27 s (IMC's recovery stays in the default suite)
 def test_ibi_recovers_known_potential(reference, tmp_path):
     """IBI from the PMF start: RDF deviation < 1 % within 15 iterations (typically 7-12 here: run noise puts the floor near 1 %),
     and the recovered potential matches the known one to 0.1 kcal/mol where it is attractive

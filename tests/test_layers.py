@@ -28,7 +28,7 @@ LAYERS = {
     "aa": 1, "cg": 2, "aggregate": 3,
     # what shows, ships or drives the results
     "plots": 4, "summary": 4, "report": 4, "dashboard_modules": 4, "release": 4, "campaign": 4, "suggest": 4,
-    "init": 4,
+    "init": 4, "campaign_models": 4,
     "__main__": 5,
 }
 

@@ -1,0 +1,203 @@
+"""Models of our own campaign, usable with no project: potentials on day one.
+
+`python -m mobcg predict PARAMS.json --out DIR` in an empty folder writes simulation-ready CG tables:
+the structure-preserving potential (what IBI gives for that force field) and the mobility-preserving one
+(the potential of the CG model whose D matches this force field's D_AA), and the DPD friction with
+which the structure table moves at D_AA (with its LAMMPS fragment), each with its band. They come from
+Gaussian processes fitted on a data release of our own (data/campaign-…), shipped as
+`mobcg/reference/campaign_models.json`: for each model the training inputs (19 parameters), the PCA of
+the potentials (mean, components on the grid), the training scores and the GP hyperparameters per
+component. Loading conditions each GP on those rows (exact algebra, milliseconds; no pickle, nothing
+fitted at run time); `python -m mobcg.campaign_models --fit data/<release>` refits.
+
+Bands: the GPs' predictive standard deviations of the PCA scores mapped onto the grid (the components are
+orthonormal, so U's variance at r is Σ_k sd_k² c_k(r)²), rescaled so the 68 % band holds the held-out
+potential's RMS error (5-fold CV) as often as it should. Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import files
+from .forcefield import PARAMETER_NAMES
+from .published import GPModel, LEVELS, conformal_quantile
+
+MODELS_FILE = Path(__file__).resolve().parent / "reference" / "campaign_models.json"
+FORMAT = 1
+R_MIN, DR = 5.0, 0.02  # Å: the potentials' grid (the datasets' start; 0.02 Å keeps the file small)
+MAX_COMPONENTS = 6
+
+
+class CampaignModelError(RuntimeError):
+    pass
+
+
+def _pca(U: np.ndarray, max_components: int = MAX_COMPONENTS, kept: float = 0.999):
+    """(mean, components (k, grid), scores (n, k)): the fewest components keeping `kept` of the variance."""
+    mean = U.mean(0)
+    _, s, vt = np.linalg.svd(U - mean, full_matrices=False)
+    share = np.cumsum(s ** 2) / max(np.sum(s ** 2), 1e-300)
+    k = int(min(max_components, np.searchsorted(share, kept) + 1, len(U) - 1))
+    return mean, vt[:k], (U - mean) @ vt[:k].T
+
+
+class PotentialGP:
+    """GPs of a potential's PCA scores: predict (U, sd) on the grid for parameter vectors."""
+
+    def __init__(self, X, mean, components, scores, hypers, band_scale: float = 1.0):
+        self.X, self.mean, self.components = np.asarray(X, float), np.asarray(mean, float), np.asarray(components, float)
+        self.scores, self.band_scale = np.asarray(scores, float), float(band_scale)
+        self.gps = [GPModel("19", "none", "rbf", h).condition(self.X, self.scores[:, k]) for k, h in enumerate(hypers)]
+
+    @classmethod
+    def fit(cls, X, U) -> "PotentialGP":
+        mean, comps, scores = _pca(np.asarray(U, float))
+        hypers = [GPModel("19", "none", "rbf").fit(X, scores[:, k], calibration="loo").hyper for k in range(len(comps))]
+        return cls(X, mean, comps, scores, hypers)
+
+    def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(U (m, grid), sd (m, grid)) for parameter rows x (m, 19)."""
+        latent = [gp.latent(np.atleast_2d(x)) for gp in self.gps]
+        mu = np.column_stack([m for m, _ in latent])
+        sd = np.column_stack([s for _, s in latent])
+        U = self.mean + mu @ self.components
+        return U, self.band_scale * np.sqrt((sd ** 2) @ (self.components ** 2))
+
+    def to_json(self) -> dict:
+        return {"X": self.X.tolist(), "mean": self.mean.tolist(), "components": self.components.tolist(),
+                "scores": self.scores.tolist(), "hypers": [gp.hyper for gp in self.gps], "band_scale": self.band_scale}
+
+    @classmethod
+    def from_json(cls, e: dict) -> "PotentialGP":
+        return cls(e["X"], e["mean"], e["components"], e["scores"], e["hypers"], e.get("band_scale", 1.0))
+
+
+def _cv_band(X, U, folds: int = 5) -> tuple[float, float]:
+    """(RMS error of held-out potentials, kcal/mol; the band scale making the 68 % band hold it): 5-fold CV."""
+    n = len(U)
+    z, err = [], []
+    for k in range(folds):
+        te = np.arange(n) % folds == k
+        model = PotentialGP.fit(X[~te], U[~te])
+        pred, sd = model.predict(X[te])
+        rms = np.sqrt(np.mean((pred - U[te]) ** 2, axis=1))
+        err += rms.tolist()
+        z += (rms / np.sqrt(np.mean(sd ** 2, axis=1))).tolist()
+    return float(np.sqrt(np.mean(np.square(err)))), conformal_quantile(z, LEVELS[0])
+
+
+def training_sets(release_dir) -> dict:
+    """From a data release's trusted jobs (their own flags): the 19 parameters, IBI's potentials on the
+    models' grid, the mobility pairs (aggregate's pairing: D_AA_inf(i) ≈ D_CG_inf(j), similar RDFs) and
+    the matched frictions."""
+    from . import aggregate, cg, datasets, ibi, tables
+    from .forcefield import vector
+    release_dir = Path(release_dir)
+    rows = []
+    for doc_file in sorted((release_dir / "jobs").glob("*/signac_job_document.json")):
+        doc = json.loads(doc_file.read_text())
+        if doc.get("failed") or "alpha" not in doc or not all(doc.get(f) is True for f in aggregate.TRUST_FLAGS):
+            continue
+        folder = doc_file.parent
+        sp = json.loads((folder / "signac_statepoint.json").read_text())
+        final = ibi.read_iteration(folder / cg.IBI_DIR / f"iteration_{int(doc['ibi_final_iteration']):03d}.npz")
+        rows.append((sp, doc, final, folder))
+    if len(rows) < 5:
+        raise CampaignModelError(f"{release_dir}: {len(rows)} trusted job(s); need at least 5 to fit")
+    r_cut = min(float(doc["ibi_r_cut"]) for _, doc, _, _ in rows)
+    grid = np.round(np.arange(R_MIN, r_cut - DR / 2, DR), 4)
+    X = np.array([vector(sp["forcefield"]) for sp, _, _, _ in rows])
+    U = np.array([tables.resample(cg.potential_table(f.r, f.U, r_cut), grid).U for _, _, f, _ in rows])
+    r_rdf = np.round(np.arange(1.0, 10.0, aggregate.RDF_GRID_DR), 4)
+    g_aa = np.array([np.interp(r_rdf, *np.loadtxt(folder / "rdf_aa.txt", ndmin=2).T) for *_, folder in rows])
+    g_cg = np.array([np.interp(r_rdf, *np.loadtxt(folder / cg.RDF, ndmin=2).T) for *_, folder in rows])
+    d_aa = np.array([cg.infinite_D(doc, "AA")[0] for _, doc, _, _ in rows])
+    d_cg = np.array([cg.infinite_D(doc, "CG")[0] for _, doc, _, _ in rows])
+    pairs = np.array(datasets.pairing(d_aa, d_cg, g_aa, g_cg, aggregate.PAIRING["tol"], aggregate.PAIRING["r2_min"]),
+                     dtype=int).reshape(-1, 2)
+    gamma = np.array([doc.get("dpd_gamma", np.nan) for _, doc, _, _ in rows], float)
+    cutoff = float(np.nanmedian([doc.get("dpd_cutoff", np.nan) for _, doc, _, _ in rows])) if np.isfinite(gamma).any() else None
+    return {"grid": grid, "X": X, "U": U, "pairs": pairs, "gamma": gamma, "dpd_cutoff": cutoff, "r_cut": r_cut,
+            "ids": [folder.name for *_, folder in rows], "release": release_dir.name}
+
+
+def fit(release_dir, path=None) -> dict:
+    """Fit the models on a release and write campaign_models.json (with their 5-fold CV scores)."""
+    data = training_sets(release_dir)
+    X, U, pairs, gamma = data["X"], data["U"], data["pairs"], data["gamma"]
+    out = {"format": FORMAT, "release": data["release"], "grid": data["grid"].tolist(), "r_cut": data["r_cut"],
+           "parameters": list(PARAMETER_NAMES), "n_trusted": len(X), "n_pairs": int(len(pairs)), "models": {}}
+    for name, (Xs, Us) in {"structure": (X, U), "mobility": (X[pairs[:, 0]], U[pairs[:, 1]]) if len(pairs) else (None, None)}.items():
+        if Xs is None or len(Xs) < 5:
+            out["models"][name] = {"note": f"{0 if Xs is None else len(Xs)} training rows: not fitted"}
+            continue
+        rms, scale = _cv_band(Xs, Us)
+        model = PotentialGP.fit(Xs, Us)
+        model.band_scale = scale
+        base = float(np.sqrt(np.mean((Us - Us.mean(0)) ** 2)))
+        out["models"][name] = model.to_json() | {"cv_rmse": rms, "rmse_mean_baseline": base, "n": len(Xs)}
+    known = np.isfinite(gamma)
+    if known.sum() >= 5:
+        gp = GPModel("19", "log", "rbf").fit(X[known], gamma[known], calibration="cv")
+        out["models"]["dpd_gamma"] = {"X": X[known].tolist(), "y": gamma[known].tolist(), "hyper": gp.hyper,
+                                      "quantiles": {str(k): v for k, v in gp.q_.items()}, "dpd_cutoff": data["dpd_cutoff"],
+                                      "n": int(known.sum())}
+    files.write_json(Path(path) if path else MODELS_FILE, out)
+    return out
+
+
+class CampaignModels:
+    """The shipped models, conditioned: predict(x19) → tables, bands and the friction."""
+
+    def __init__(self, meta: dict):
+        self.meta = meta
+        self.grid = np.asarray(meta["grid"], float)
+        self.potentials = {k: PotentialGP.from_json(e) for k, e in meta["models"].items()
+                           if k in ("structure", "mobility") and "X" in e}
+        e = meta["models"].get("dpd_gamma")
+        self.gamma = None
+        if e:
+            self.gamma = GPModel("19", "log", "rbf", e["hyper"]).condition(np.asarray(e["X"]), np.asarray(e["y"]))
+            self.gamma.q_ = {float(k): float(v) for k, v in e["quantiles"].items()}
+
+    def predict(self, x19) -> dict:
+        x = np.asarray(x19, float).reshape(1, -1)
+        out = {kind: tuple(a[0] for a in m.predict(x)) for kind, m in self.potentials.items()}
+        if self.gamma is not None:
+            out["dpd_gamma"] = (float(self.gamma.predict(x)[0]),
+                                {lv: tuple(float(v[0]) for v in self.gamma.interval(x, lv)) for lv in LEVELS})
+        return out
+
+
+def load(path=None) -> CampaignModels | None:
+    """The shipped campaign models, or None where none are shipped."""
+    path = Path(path) if path is not None else MODELS_FILE
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    if meta.get("format") != FORMAT:
+        raise CampaignModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT}")
+    return CampaignModels(meta)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mobcg.campaign_models", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fit", required=True, metavar="RELEASE", help="data release folder, e.g. data/campaign-2026-12")
+    parser.add_argument("--out", default=None, help=f"default: {MODELS_FILE}")
+    args = parser.parse_args(argv)
+    out = fit(args.fit, args.out)
+    for name, e in out["models"].items():
+        print(f"{name}: " + (e["note"] if "note" in e else
+                             f"{e['n']} rows" + (f", 5-fold CV RMSE {e['cv_rmse']:.3f} kcal/mol (mean: {e['rmse_mean_baseline']:.3f})"
+                                                 if "cv_rmse" in e else "")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Potentials on day one (mobcg.campaign_models): models fitted on a data release, shipped as JSON, used by
+`python -m mobcg predict` with no project. A synthetic release of trusted jobs (no LAMMPS) whose IBI
+potentials and frictions depend on K_CC in a known way: fitted, the models give a training point's own
+potential back within its band, an unseen point's within the band too, the friction within its interval,
+and predict writes simulation-ready tables, their bands and the DPD fragment, saying where they come from.
+Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobcg import __main__ as cli
+from mobcg import aggregate, campaign_models, cg, forcefield, ibi, tables
+from mobcg.init import statepoint
+
+R = np.arange(0.05, 9.0, 0.1)
+FLAGS = {flag: True for flag in aggregate.TRUST_FLAGS}
+
+
+def depth(k_cc: float) -> float:
+    return 0.2 + 0.4 * (k_cc - 20) / 980  # kcal/mol: the well deepens with K_CC over the sampling box
+
+
+def potential(k_cc: float) -> np.ndarray:
+    return np.where(R < 4.5, 5.0, 0.0) - depth(k_cc) * np.exp(-(R - 6) ** 2)
+
+
+def gamma_of(k_cc: float) -> float:
+    return 1e4 * (1 + k_cc / 500)
+
+
+def write_job(root: Path, ff: dict) -> Path:
+    """A released job folder as the campaign leaves it (statepoint, document, IBI's final iteration, RDFs)."""
+    sp = statepoint(ff, "campaign")
+    folder = root / "jobs" / f"{abs(hash(json.dumps(sp, sort_keys=True))):032x}"[:32]
+    (folder / cg.IBI_DIR).mkdir(parents=True)
+    k = ff["bonds"]["CC"]["k"]
+    (folder / "signac_statepoint.json").write_text(json.dumps(sp))
+    d_aa = 1.0 + k / 1000
+    doc = {**FLAGS, "alpha": 5.0, "D_AA": d_aa, "D_CG": 5 * d_aa, "D_AA_inf": d_aa, "D_CG_inf": 5 * d_aa,
+           "D_AA_inf_err": 0.05, "D_CG_inf_err": 0.2, "ibi_r_cut": 9.0, "ibi_final_iteration": 0,
+           "dpd_gamma": gamma_of(k), "dpd_cutoff": 9.1}
+    (folder / "signac_job_document.json").write_text(json.dumps(doc))
+    U = potential(k)
+    ibi._write_iteration(folder / cg.IBI_DIR, ibi.IBIIteration(0, R, U, np.ones_like(R), 1.0, 0.01, U))
+    g = np.where(R < 4.5, 0.0, 1 + 0.3 * np.exp(-(R - 6) ** 2))
+    np.savetxt(folder / "rdf_aa.txt", np.column_stack([R, g]))
+    np.savetxt(folder / cg.RDF, np.column_stack([R, g]))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("release")
+    sets = forcefield.sample(24, seed=8)
+    for ff in sets[:20]:
+        write_job(root, ff)
+    path = root / "campaign_models.json"
+    meta = campaign_models.fit(root, path)
+    return meta, path, sets
+
+
+def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
+    """On a training set and on 4 sets it never saw: U within 3 bands (and within 0.03 kcal/mol; the wells
+    differ by up to 0.4), γ within 3 % (the frictions differ by a factor 3). The file holds the release's
+    rows, not a pickle."""
+    meta, path, sets = fitted
+    assert meta["n_trusted"] == 20 and meta["models"]["structure"]["n"] == 20 and "X" in json.loads(path.read_text())["models"]["structure"]
+    models = campaign_models.load(path)
+    grid = models.grid
+    assert grid[0] == pytest.approx(5.0) and grid[-1] < 9.0
+    for ff in [sets[0], *sets[20:]]:
+        k = ff["bonds"]["CC"]["k"]
+        pred = models.predict(forcefield.vector(ff))
+        U, band = pred["structure"]
+        truth = tables.resample(cg.potential_table(R, potential(k), 9.0), grid).U
+        assert np.max(np.abs(U - truth)) < 0.03, k
+        assert np.all(np.abs(U - truth) <= 3 * band + 1e-3), k
+        gamma, iv = pred["dpd_gamma"]  # (noiseless data: its calibrated interval is narrow, so the error is held)
+        assert gamma == pytest.approx(gamma_of(k), rel=0.03) and iv[0.95][0] < gamma < iv[0.95][1], (k, gamma, iv)
+
+
+def test_predict_in_an_empty_folder_writes_the_campaigns_tables(fitted, tmp_path, monkeypatch, capsys):
+    """`python -m mobcg predict params.json --out DIR` with no project: the published models' scalars and
+    the campaign's tables (LAMMPS, GROMACS, CSV, band) and fragment, each line saying where it comes from."""
+    meta, path, sets = fitted
+    monkeypatch.setattr(campaign_models, "MODELS_FILE", path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.json").write_text(json.dumps(forcefield.flatten(sets[21])))
+    assert cli.main(["predict", "params.json", "--out", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "models: published data" in out and f"models trained on our campaign release {path.parent.name}" in out
+    assert "structure-preserving potential: " in out and "DPD friction gamma = " in out
+    table = tables.read_lammps(tmp_path / "out" / "structure_potential.table")
+    band = np.loadtxt(tmp_path / "out" / "structure_potential_band.csv", delimiter=",", skiprows=1)
+    assert band.shape[1] == 3 and np.all(band[:, 2] > 0)
+    assert table.evaluate(6.0)[0] == pytest.approx(np.interp(6.0, band[:, 0], band[:, 1]) - band[-1, 1], abs=0.02)
+    assert "pair_coeff      1 1 dpd/tstat" in (tmp_path / "out" / "structure_dpd.in").read_text()
