@@ -72,11 +72,15 @@ def _npt_series(info: jobs.Info, segments: list[int], dt: float) -> tuple[np.nda
     """(t in ps from the start of the Nosé–Hoover NPT phase, density g/cm³, longest bond Å at the end).
 
     The NPT phase is the last thermo block of every segment log; a resumed segment repeats the
-    steps after its restart, so later segments' rows replace earlier ones at the same step."""
+    steps after its restart, so later segments' rows replace earlier ones at the same step. An earlier
+    segment killed before its first thermo row (or before LAMMPS opened its log) adds nothing."""
     by_step = {}
     for k in segments:
         log = info.fn(f"equilibrate_aa.{k}.log")
-        blocks = [b for b in lammps.parse_log(log) if "Density" in b and len(b["Density"])]
+        blocks = [b for b in lammps.parse_log(log) if "Density" in b and len(b["Density"])] \
+            if os.path.exists(log) else []
+        if not blocks and k != segments[-1]:
+            continue
         if not blocks:
             raise lammps.LammpsLogError(f"job {info.id}: {log}: no thermo column 'Density' in this LAMMPS log "
                                         "(truncated or corrupted?)", log=log)

@@ -14,6 +14,7 @@ stops the campaign with the worker's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,18 +79,22 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
     logs.mkdir(exist_ok=True)
 
     def stop(*_):
+        # each worker leads its own process group, so LAMMPS and mpirun below it stop with it
         for proc, _job, _t in running.values():
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         while queue or running:
             while queue and len(running) < workers and status == 0:
                 job = queue.pop(0)
                 log = open(logs / f"{job.id}.log", "a")
                 proc = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "project.py", "run", "-j", job.id,
-                                         "-o", "aa", "cg"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                         "-o", "aa", "cg"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        preexec_fn=os.setpgrp)  # its own group, in this (niced) session
                 running[proc.pid] = (proc, job, time.monotonic())
             if not running:
                 break

@@ -76,6 +76,23 @@ def test_killed_production_resumes_from_its_restart_file(tiny_project):
     assert not any(Path(job.path).glob("*.tmp")) and not any(Path(job.path).glob(".*.tmp"))
 
 
+def test_equilibration_killed_before_lammps_wrote_its_log_resumes(tiny_project):
+    """The campaign's interrupt (SIGTERM right after a segment's input was rendered) once left a segment
+    without a log, and the resumed equilibration failed reading it."""
+    subprocess.run([sys.executable, "project.py", "run", "-o", "build_aa"], cwd=tiny_project, check=True,
+                   capture_output=True)
+    job = next(iter(signac.get_project(tiny_project)))
+    first = Path(job.fn("equilibrate_aa.0.in"))
+    assert kill_when(start(tiny_project, "run", "-o", "equilibrate_aa"), first.exists)
+    Path(job.fn("equilibrate_aa.0.log")).unlink(missing_ok=True)  # as if LAMMPS had not opened it yet
+    subprocess.run([sys.executable, "project.py", "run", "-o", "equilibrate_aa"], cwd=tiny_project, check=True,
+                   capture_output=True)
+    doc = job.document()
+    assert not doc.get("failed"), doc.get("failure_reason")
+    assert doc["density_converged"] is True and job.isfile("aa_equilibrated.restart")
+    assert 0.4 < doc["equilibration_density"] < 1.0  # g/cm³: a liquid (tiny preset), read from segment 1
+
+
 def test_killed_ibi_iteration_and_cg_production_resume(tiny_project):
     """A kill inside an IBI iteration's LAMMPS run leaves no finished-looking iteration; a killed CG
     production continues from its restart file (segments merged, every frame once)."""

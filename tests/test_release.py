@@ -1,0 +1,123 @@
+"""The campaign runner and its data release (mobcg.campaign, mobcg.release) on a tiny real project.
+
+One OPLS-AA job at the tiny preset goes through `python -m mobcg campaign --release data/rel --commit`
+in a git repository. The campaign is first interrupted (SIGTERM) while LAMMPS runs: nothing of the
+project may keep running, and the same command then resumes and ends the job. The ended job is in the
+release (small files only) and committed. `init.py --import` brings it into a new project: the potential
+tables come back bit for bit, the per-job stages count as done, and no MD runs again. Training on an
+imported release is tested in test_aggregate.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import signac
+
+from mobcg import cg, release
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def env():
+    return dict(os.environ, PYTHONPATH=str(REPO), SIGNAC_FLOW_ENVIRONMENT="StandardEnvironment",
+                GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+
+
+def sh(cwd, *args, check=True):
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env())
+    assert not check or proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def processes_under(root: Path) -> list[str]:
+    """Command lines of the live processes that name a path under `root` (LAMMPS, mpirun, project.py)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        if cmdline.parent.name == str(os.getpid()):
+            continue
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(root) in text:
+            found.append(text)
+    return found
+
+
+CAMPAIGN = [sys.executable, "-m", "mobcg", "campaign", "--workers", "1", "--nice", "0", "--release", "data/rel",
+            "--commit"]
+
+
+@pytest.fixture(scope="module")
+def campaign_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaign")
+    for name in ("project.py", "init.py"):
+        (root / name).write_text((REPO / name).read_text())
+    sh(root, "git", "init", "-q", ".")
+    sh(root, sys.executable, "init.py", "--n", "0", "--preset", "tiny")
+    # interrupted while LAMMPS runs
+    campaign = subprocess.Popen(CAMPAIGN, cwd=root, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+    deadline = time.monotonic() + 120
+    while not any("lmp" in line for line in processes_under(root)) and campaign.poll() is None:
+        assert time.monotonic() < deadline, "LAMMPS never started"
+        time.sleep(0.05)
+    campaign.send_signal(signal.SIGTERM)
+    out, _ = campaign.communicate(timeout=60)
+    deadline = time.monotonic() + 15
+    while processes_under(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = processes_under(root)
+    # resumed: the same command ends the job
+    resumed = sh(root, *CAMPAIGN)
+    return root, campaign.returncode, out, left, resumed.stdout
+
+
+def test_an_interrupted_campaign_stops_everything_and_resumes(campaign_root):
+    root, rc, out, left, resumed = campaign_root
+    assert rc == 130 and "interrupted; rerun the same command to resume" in out, out
+    assert left == [], f"still running after the campaign was stopped: {left}"
+    assert "1 job(s) to run" in resumed and "alpha" in resumed, resumed
+    job = next(iter(signac.get_project(root)))
+    assert release.ended(job.document()) and "alpha" in job.doc
+
+
+def test_the_ended_job_is_released_small_and_committed(campaign_root):
+    root = campaign_root[0]
+    job = next(iter(signac.get_project(root)))
+    folder = root / "data" / "rel" / "jobs" / job.id
+    kept = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {"signac_statepoint.json", "signac_job_document.json", "rdf_aa.txt", "msd_aa.txt", cg.RDF, cg.MSD,
+            f"{cg.IBI_DIR}/iteration_{job.doc['ibi_final_iteration']:03d}.npz"} <= kept
+    assert not any(name.endswith((".log", ".gsd", ".restart", ".lammpstrj", ".in")) for name in kept), kept
+    doc = json.loads((folder / "signac_job_document.json").read_text())
+    assert doc["alpha"] == job.doc["alpha"] and str(root) not in json.dumps(doc)  # no machine paths
+    summary = json.loads((root / "data" / "rel" / "release.json").read_text())
+    assert summary["jobs"] == 1 and summary["finished"] == 1
+    log = sh(root, "git", "log", "--format=%s").stdout.splitlines()
+    assert log == [f"data: rel: job {job.id[:8]} alpha {job.doc['alpha']:.2f}"], log
+    assert sh(root, "git", "status", "--porcelain", "data").stdout == ""  # all of it committed
+
+
+def test_an_imported_release_is_done_without_md(campaign_root, tmp_path):
+    root = campaign_root[0]
+    original = next(iter(signac.get_project(root)))
+    for name in ("project.py", "init.py"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    out = sh(tmp_path, sys.executable, "init.py", "--import", str(root / "data" / "rel")).stdout
+    assert "imported 1 job(s)" in out, out
+    job = signac.get_project(tmp_path).open_job(id=original.id)
+    assert job.doc["released"] == "rel" and job.doc["alpha"] == original.doc["alpha"]
+    for suffix in (".table", ".xvg", ".csv"):  # the tables as run_ibi exported them, bit for bit
+        assert Path(job.fn(cg.POTENTIAL + suffix)).read_bytes() == Path(original.fn(cg.POTENTIAL + suffix)).read_bytes()
+    sh(tmp_path, sys.executable, "project.py", "run", "-o", "aa", "cg")  # nothing left to do per job
+    assert not list(Path(job.path).rglob("*.log")), "an imported job ran LAMMPS again"
+    again = sh(tmp_path, sys.executable, "init.py", "--import", str(root / "data" / "rel")).stdout
+    assert "imported 0 job(s)" in again  # jobs already there are left alone
