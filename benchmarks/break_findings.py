@@ -258,7 +258,7 @@ def run_tests(root: Path, tests, timeout: float) -> dict:
     if not where.startswith(str(root)):
         return {"result": "error", "caught_by": f"imports mobcg from {where}, not the copy", "seconds": 0.0,
                 "output": ""}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-n", "0", *tests]
     try:
         proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         output, rc = proc.stdout + proc.stderr, proc.returncode

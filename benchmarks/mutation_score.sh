@@ -37,7 +37,7 @@ source_paths = ["mobcg/"]
 only_mutate = ["mobcg/${module}.py"]
 also_copy = ["project.py", "init.py", "dashboard.py", "templates/", "mobcg/lammps/templates/", "mobcg/reference/"]
 pytest_add_cli_args_test_selection = [${selection%, }]
-pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider"]
+pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider", "-n", "0"]
 TOML
   start=$SECONDS
   (cd "$work" && "$python" -m mutmut run --max-children "$jobs_" >"$work/mutmut.log" 2>&1) || true

@@ -65,9 +65,7 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
     """Run the campaign in the project at `root` (see the module docstring); returns an exit status."""
     root = Path(root).resolve()
     project = signac.get_project(root)
-    queue = pending(project)
-    if limit is not None:
-        queue = queue[:limit]
+    queue = pending(project)[:limit]
     target_path = Path(target).resolve() if target else None
     if target_path:
         release.export(project, target_path)  # what ended before (an interrupted campaign)
@@ -75,26 +73,13 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
     progress(f"campaign: {total} job(s) to run in {root}, {workers} worker(s) at nice {nice}, {np_} rank(s) each")
     _lower_session_priority(nice)
     env = dict(os.environ, MOBCG_NP=str(np_))
-    logs = root / "campaign_logs"
-    logs.mkdir(exist_ok=True)
-
-    def stop(*_):
-        # each worker leads its own process group, so LAMMPS and mpirun below it stop with it
-        for proc, _job, _t in running.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    (root / LOGS).mkdir(exist_ok=True)
+    _stop_workers_on_signals(running)
     try:
         while queue or running:
             while queue and len(running) < workers and status == 0:
                 job = queue.pop(0)
-                log = open(logs / f"{job.id}.log", "a")
-                proc = subprocess.Popen(["nice", "-n", str(nice), sys.executable, "project.py", "run", "-j", job.id,
-                                         "-o", "aa", "cg"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=os.setpgrp)  # its own group, in this (niced) session
+                proc = _start_worker(job, root, nice, env)
                 running[proc.pid] = (proc, job, time.monotonic())
             if not running:
                 break
@@ -102,23 +87,49 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
             if pid not in running:
                 continue
             proc, job, t0 = running.pop(pid)
-            rc = os.waitstatus_to_exitcode(rc)
-            doc = job.document()
-            if rc != 0:
+            if (rc := os.waitstatus_to_exitcode(rc)) != 0:
                 status = rc
                 progress(f"campaign: job {job.id}: project.py run stopped with status {rc} "
-                         f"(see {logs / (job.id + '.log')}); no new job is started")
+                         f"(see {root / LOGS / (job.id + '.log')}); no new job is started")
                 continue
+            doc = job.document()
             what = (f"failed in {doc.get('failed_stage')}" if doc.get("failed") else
                     f"alpha {doc['alpha']:.2f}" if "alpha" in doc else "not ended")
-            ended = total - len(queue) - len(running)
             progress(f"campaign: job {job.id} {what} in {(time.monotonic() - t0) / 60:.1f} min "
-                     f"[{ended}/{total}, {(time.monotonic() - started) / 3600:.2f} h]")
+                     f"[{total - len(queue) - len(running)}/{total}, {(time.monotonic() - started) / 3600:.2f} h]")
             if target_path and release.ended(doc):
-                release.export([job], target_path)
-                if do_commit and not commit(target_path, f"data: {target_path.name}: job {job.id[:8]} {what}"):
-                    progress(f"campaign: could not commit {target_path} (git busy or missing); it stays on disk")
+                _release(job, what, target_path, do_commit, progress)
     except KeyboardInterrupt:
         progress("campaign: interrupted; rerun the same command to resume")
         return 130
     return status
+
+
+LOGS = "campaign_logs"
+
+
+def _start_worker(job, root: Path, nice: int, env: dict) -> subprocess.Popen:
+    """`project.py run -j ID -o aa cg` at `nice`, logging to campaign_logs/ID.log, leading its own process
+    group (so LAMMPS and mpirun below it can be stopped with it) inside this niced session."""
+    with open(root / LOGS / f"{job.id}.log", "a") as log:
+        return subprocess.Popen(["nice", "-n", str(nice), sys.executable, "project.py", "run", "-j", job.id,
+                                 "-o", "aa", "cg"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=os.setpgrp)
+
+
+def _stop_workers_on_signals(running: dict) -> None:
+    """SIGTERM or SIGINT stops every running worker's whole process group, then the campaign."""
+    def stop(*_):
+        for proc, _job, _t in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def _release(job, what: str, target: Path, do_commit: bool, progress) -> None:
+    release.export([job], target)
+    if do_commit and not commit(target, f"data: {target.name}: job {job.id[:8]} {what}"):
+        progress(f"campaign: could not commit {target} (git busy or missing); it stays on disk")
