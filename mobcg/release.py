@@ -30,6 +30,7 @@ JOB_FILES = ("signac_statepoint.json", "signac_job_document.json", aa.RDF, aa.MS
              f"{cg.IBI_DIR}/{ibi.SUMMARY_NAME}", cg.RDF, cg.MSD, cg.VISCOSITY)
 JOBS = "jobs"
 RELEASE_JSON = "release.json"
+MEASURES = "measures"  # benchmarks/campaign_measures.py's figures and numbers, copied to analysis/campaign/ on import
 
 
 class ReleaseError(RuntimeError):
@@ -166,6 +167,8 @@ def import_release(project, source, progress=print) -> list[str]:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         imported.append(job.id)
+    if (source / MEASURES).is_dir():  # the report's campaign section (report.CAMPAIGN_DIR)
+        shutil.copytree(source / MEASURES, Path(project.path) / "analysis" / "campaign", dirs_exist_ok=True)
     if progress:
         progress(f"{source}: imported {len(imported)} job(s) into {project.path}")
     return imported

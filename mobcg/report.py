@@ -94,7 +94,8 @@ def _write(job_list, directory: Path) -> Path:
     models_json = json.loads((directory / aggregate.MODELS_JSON).read_text())
     job_list = list(job_list)
     lines = [*_data_space(job_list, summary), *_jobs_table(job_list), *_models_section(models_json, directory),
-             *_closed_loop(job_list), "", f"<!-- models {models_json['fingerprint']} -->"]
+             *_closed_loop(job_list), *_campaign(directory / CAMPAIGN_DIR), "",
+             f"<!-- models {models_json['fingerprint']} -->"]
     return files.write_text(directory / aggregate.REPORT, "\n".join(lines) + "\n")
 
 
@@ -206,3 +207,46 @@ def _friction(doc) -> str:
     if "dpd_gamma" in doc:
         return f"{doc['dpd_gamma']:.3g}, {doc['alpha_matched']:.2f}"
     return "not reachable" if "mobility_failed" in doc else "–"
+
+
+CAMPAIGN_DIR = "campaign"  # analysis/campaign/: a data release's measures (release.import_release copies them)
+
+
+def _campaign(folder: Path) -> list[str]:
+    """The measures of the data release this project was imported from (benchmarks/campaign_measures.py
+    wrote them into the release's measures/ folder): issue 22's a–g, in lines, with their figures."""
+    path = folder / "campaign_measures.json"
+    if not path.is_file():
+        return []
+    m = json.loads(path.read_text())
+    a, b, c = m["a"], m["b"], m["c"]
+    lines = ["", f"## The campaign release `{m.get('release', '?')}`, measured (benchmarks/campaign_measures.py)", ""]
+    for draw, x in ((k, v) for k, v in a.items() if isinstance(v, dict) and "drawn" in v):
+        lines.append(f"- {draw} draws: {x['drawn']} drawn, {x['liquids']} liquids ({100 * x['share']:.0f} %), "
+                     f"{x['trusted']} trusted")
+    low = sorted((p, name) for name, p in a["ks"].items() if p is not None)[:3]
+    lines.append("- the random survivors' parameters against the published 234 (KS p, lowest three): "
+                 + ", ".join(f"{name} {p:.2g}" for p, name in low))
+    for key in ("D_AA", "D_CG", "alpha"):
+        o, p_ = b[key]["ours_5_50_95"], b[key]["published_5_50_95"]
+        lines.append(f"- {key} at the paper's box, median (5–95 %): ours {o[1]:.2f} ({o[0]:.2f}–{o[2]:.2f}), "
+                     f"published {p_[1]:.2f} ({p_[0]:.2f}–{p_[2]:.2f}); published-data models on ours: R²(log) "
+                     f"{b[key]['published_models_r2_log']:.2f}, coverage {100 * b[key]['coverage_68']:.0f} % (68 %), "
+                     f"{100 * b[key]['coverage_95']:.0f} % (95 %)")
+    lines.append(f"- pairing dataset: {c['pairs']} real pairs among {c['trusted']} trusted jobs (tol {c['tolerance']['tol']})")
+    loop = m.get("closed_loop", {})
+    for kind, what in (("structure", "structure-preserving potential"), ("mobility", "mobility-preserving potential"),
+                       ("dpd", "structure potential + predicted DPD friction")):
+        if kind in loop:
+            x = loop[kind]
+            lines.append(f"- closed loop, {what} ({x['n']} held-out jobs): alpha_pred median {x['alpha_median']:.2f}, "
+                         f"{100 * x['within_0.3']:.0f} % within 1 ± 0.3, {100 * x['within_0.5']:.0f} % within 1 ± 0.5; "
+                         f"RDF r² median {x['rdf_r2_median']:.3f} (min {x['rdf_r2_min']:.3f})")
+    if "warm_start" in loop:
+        w = loop["warm_start"]
+        lines.append(f"- warm start ({w['n']} jobs): IBI from the structure model {w['model_mean']:.1f} simulations, "
+                     f"from the PMF {w['pmf_mean']:.1f} (ratio {w['ratio']:.2f})")
+    lines.append("")
+    lines += [f"![{png.stem}]({CAMPAIGN_DIR}/{png.name})" for png in sorted(folder.glob("campaign_*.png"))]
+    return lines
+

@@ -297,3 +297,42 @@ def test_predict_on_a_training_point_returns_its_values_within_the_stated_error(
         inside = (r >= data["r"][0]) & (r <= data["r"][-1])
         assert np.sqrt(np.mean((np.interp(r[inside], data["r"], data["U"][i]) - U[inside]) ** 2)) <= rmse
         assert json.loads((tmp_path / "out" / str(i) / "prediction.json").read_text())["alpha"] == result["alpha"]
+
+
+MEASURES = {"release": "rel", "a": {"random": {"drawn": 4, "liquids": 3, "share": 0.75, "trusted": 3},
+                                    "ks": {"K_CC": 0.42, "r0_CC": 0.031, "K_CH": None}},
+            "b": {key: {"ours_5_50_95": [1.0, 2.0, 3.0], "published_5_50_95": [1.5, 2.5, 3.5],
+                        "published_models_r2_log": 0.61, "coverage_68": 0.5, "coverage_95": 0.9}
+                  for key in ("D_AA", "D_CG", "alpha")},
+            "c": {"trusted": 3, "pairs": 2, "tolerance": {"tol": 0.2}},
+            "closed_loop": {"mobility": {"n": 3, "alpha_median": 1.12, "within_0.3": 0.67, "within_0.5": 1.0,
+                                         "rdf_r2_median": 0.987, "rdf_r2_min": 0.95}}}
+
+
+def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished_project, tmp_path):
+    """Issue 22.2: export the finished jobs as a data release, `init.py --import` it into a new project,
+    `project.py run`: the same datasets (the same potentials, bit for bit), models trained on them, the
+    report with the release's measures; no per-job MD ran again."""
+    rel = tmp_path / "data" / "rel"
+    sh(REPO, "-m", "mobcg", "release", str(rel), "--root", str(finished_project.path))
+    (rel / "measures").mkdir()
+    (rel / "measures" / "campaign_measures.json").write_text(json.dumps(MEASURES))
+    new = tmp_path / "new"
+    new.mkdir()
+    for name in ("project.py", "init.py"):
+        shutil.copy(REPO / name, new / name)
+    sh(new, "init.py", "--import", str(rel))
+    sh(new, "project.py", "run")
+    old_data = aggregate.load_datasets(Path(finished_project.path) / "analysis")
+    new_data = aggregate.load_datasets(new / "analysis")
+    assert list(new_data["ids"]) == list(old_data["ids"]) and np.array_equal(new_data["U"], old_data["U"])
+    assert np.array_equal(new_data["alpha"], old_data["alpha"]) and np.array_equal(new_data["X"], old_data["X"])
+    models_json = json.loads((new / "analysis" / "models.json").read_text())
+    assert {"structure", "alpha", "D_CG"} <= set(models_json["models"])
+    for job in signac.get_project(new):
+        assert job.doc["released"] == "rel"
+        assert not list(Path(job.path).glob("*_aa.*.log")) and not Path(job.fn("ibi")).joinpath("iter_000").exists()
+    report = (new / "analysis" / "report.md").read_text()
+    assert "## The campaign release `rel`, measured" in report
+    assert "r0_CC 0.031, K_CC 0.42" in report and "2 real pairs among 3 trusted jobs" in report
+    assert "alpha_pred median 1.12, 67 % within 1 ± 0.3" in report
