@@ -199,7 +199,7 @@ def mobility_matched(job):
 @cg_stage
 @Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
 def match_mobility(job):
-    with jobs.failures(job, "match_mobility"):
+    with jobs.failures(job, "match_mobility", only="mobility_failed"):  # the job's other results stand
         jobs.check_statepoint(job)
         cg.match_mobility(job, np=ranks("cg")(job))
 

@@ -584,7 +584,10 @@ def mobility_ratio(doc: dict) -> dict:
     ratio, and the job is untrusted, aggregate.TRUST_FLAGS)."""
     raw = doc["D_CG"] / doc["D_AA"]
     resolved = "D_AA_inf" in doc and "D_CG_inf" in doc
-    (a, ea), (b, eb) = infinite_D(doc, "CG"), infinite_D(doc, "AA")
+    if resolved:
+        (a, ea), (b, eb) = infinite_D(doc, "CG"), infinite_D(doc, "AA")
+    else:  # never one model's infinite-box D over the other's raw one
+        (a, ea), (b, eb) = (doc["D_CG"], doc.get("D_CG_err", 0.0)), (doc["D_AA"], doc.get("D_AA_err", 0.0))
     alpha = a / b
     return {"alpha_raw": raw, "alpha": alpha, "alpha_err": alpha * math.hypot(ea / a, eb / b),
             "viscosity_resolved": resolved}
@@ -621,12 +624,16 @@ def match_mobility(job, np: int = 1, progress=print) -> dict:
     cg_dpd.in (with cg_potential.table) and records dpd_gamma (the done marker, last), dpd_cutoff,
     D_CG_matched ± err, alpha_matched, the matched run's RDF deviation, r² and pressure. A job whose CG
     model is already slower than the AA one (alpha < 1 beyond the errors: no friction can help) records
-    mobility_failed with the reason and leaves its other results as they are."""
+    mobility_failed with the reason and leaves its other results as they are; so does one already as
+    slow within the errors (no friction to add), and a search that fails (project.py: jobs.failures with
+    only="mobility_failed")."""
     info, doc = jobs.info(job), dict(job.doc)
     (target, target_err), (D0, D0_err) = infinite_D(doc, "AA"), infinite_D(doc, "CG")
-    if D0 + math.hypot(D0_err, target_err) < target:
-        reason = (f"job {job.id}: the CG model without friction is already slower than the all-atom liquid "
-                  f"(D_CG_inf {D0:.3g} ± {D0_err:.2g} < D_AA_inf {target:.3g} ± {target_err:.2g}): no friction can match it")
+    if D0 <= target:  # a friction only slows: nothing to search
+        how = ("already as slow as the all-atom liquid within the errors" if D0 + math.hypot(D0_err, target_err) >= target
+               else "already slower than the all-atom liquid")
+        reason = (f"job {job.id}: the CG model without friction is {how} (D_CG_inf {D0:.3g} ± {D0_err:.2g}, "
+                  f"D_AA_inf {target:.3g} ± {target_err:.2g}): no friction to match")
         job.doc["mobility_failed"] = reason
         if progress:
             progress(reason)

@@ -31,17 +31,21 @@ def dpd_weight(r, cutoff: float) -> np.ndarray:
     return np.where(r < cutoff, (1.0 - r / cutoff) ** 2, 0.0)
 
 
-def first_minimum(r, g) -> float:
+def first_minimum(r, g, smooth: float = 0.5) -> float:
     """Where g(r) has its first minimum after its main peak (Å): the edge of the first neighbour shell,
-    the friction's default reach."""
+    the friction's default reach. g is first averaged over `smooth` Å (a broad, noisy peak has dips of
+    one bin right after its top); the minimum is the first point below 1 that is no higher than the
+    next `smooth` Å of the averaged curve, else the lowest averaged point below 1 after the peak."""
+    from scipy.ndimage import uniform_filter1d
     r, g = np.asarray(r, float), np.asarray(g, float)
-    peak = int(np.argmax(g))
-    after = g[peak:]
-    # the first point that is lower than the next three (noise-tolerant)
-    for k in range(1, len(after) - 3):
-        if after[k] <= after[k + 1: k + 4].min():
-            return float(r[peak + k])
-    return float(r[-1])
+    width = max(1, int(round(smooth / (r[1] - r[0]))))
+    gs = uniform_filter1d(g, size=width, mode="nearest")
+    peak = int(np.argmax(gs))
+    for k in range(peak + 1, len(gs) - width):
+        if gs[k] < 1.0 and gs[k] <= gs[k + 1: k + 1 + width].min():
+            return float(r[k])
+    below = [k for k in range(peak + 1, len(gs)) if gs[k] < 1.0]
+    return float(r[min(below, key=lambda k: gs[k])]) if below else float(r[-1])
 
 
 def shell_sum(r, g, density: float, cutoff: float) -> float:
@@ -89,6 +93,11 @@ class Search:
     max_runs: int = 6
     max_factor: float = 10.0
     max_gamma: float = math.inf
+
+    def __post_init__(self):
+        if not self.D0 > self.D_target > 0:
+            raise ValueError(f"a friction search needs D0 > D_target > 0 (D0 {self.D0:g}, D_target {self.D_target:g}): "
+                             "a friction only slows")
 
     def matched(self, D: float, err: float) -> bool:
         return abs(D - self.D_target) <= math.hypot(err, self.D_target_err)

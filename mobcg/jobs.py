@@ -218,8 +218,11 @@ def is_failed(job) -> bool:
 
 
 @contextlib.contextmanager
-def failures(job, stage: str):
+def failures(job, stage: str, only: str | None = None):
     """Mark the job failed (with the reason) when its parameter set breaks the simulation.
+
+    `only` (a document key, e.g. "mobility_failed"): a stage whose failure leaves the job's other
+    results standing records its reason under that key instead, and the job stays unfailed.
 
     Failed jobs are skipped by every later stage and never retried. A statepoint that is not a usable
     parameter set (StatepointError from check_statepoint, which every operation calls first inside this
@@ -239,7 +242,7 @@ def failures(job, stage: str):
     except files.MachineError:
         raise
     except (LammpsError, StageFailed) as exc:
-        _mark_failed(job, stage, str(exc))
+        _mark_failed(job, stage, str(exc), only)
     except Exception as exc:
         fault = files.machine_fault(exc)
         if fault is not None:
@@ -250,7 +253,7 @@ def failures(job, stage: str):
         with contextlib.suppress(OSError):
             files.write_text(job.fn(TRACEBACK), traceback.format_exc())
         _mark_failed(job, stage, f"job {job.id}: unexpected {type(exc).__name__} in {stage}: {exc} "
-                                 f"(traceback in {TRACEBACK})")
+                                 f"(traceback in {TRACEBACK})", only)
     else:
         # how long each stage took, and with what code, LAMMPS and machine (a data release's provenance)
         job.doc.update({"wall_s": dict(job.doc.get("wall_s", {})) | {stage: round(time.monotonic() - started, 1)},
@@ -266,10 +269,10 @@ def _damaged_file_errors() -> tuple:
     return trajectory.TrajectoryError, tables.TableError, datasets.DatasetError
 
 
-def _mark_failed(job, stage: str, reason: str) -> None:
+def _mark_failed(job, stage: str, reason: str, only: str | None = None) -> None:
     if files.disk_full(job.path):  # LAMMPS or a writer failed for want of space: not the parameters
         raise files.DiskFull(f"job {job.id}: {stage}: disk full in {job.path}; free some space and rerun")
-    job.doc.update({"failed": True, "failure_reason": reason, "failed_stage": stage})
+    job.doc.update({only: reason} if only else {"failed": True, "failure_reason": reason, "failed_stage": stage})
     print(f"job {job.id}: {stage} failed: {reason}", flush=True)
 
 
@@ -281,6 +284,9 @@ def box_corrected(job, model: str, d, stress, box: float, curve: str) -> dict:
         keys, eta = analysis.box_corrected(model, d, stress, box, float(job.sp.get("temperature", presets.TEMPERATURE)))
     except ValueError as exc:
         raise StageFailed(f"job {job.id}: {model} viscosity: {exc}") from None
+    for key in (f"D_{model}_inf", f"D_{model}_inf_err"):  # an earlier analysis's, where this one has none
+        if key not in keys:
+            job.doc.pop(key, None)
     save_columns(job.fn(curve), "t_ps eta_mPa_s err_mPa_s (running Green-Kubo integral, block mean and error)",
                  eta.running_t_ps, eta.running, eta.running_err)
     return keys

@@ -33,7 +33,7 @@ def gamma_of(k_cc: float) -> float:
     return 1e4 * (1 + k_cc / 500)
 
 
-def write_job(root: Path, ff: dict) -> Path:
+def write_job(root: Path, ff: dict, **changes) -> Path:
     """A released job folder as the campaign leaves it (statepoint, document, IBI's final iteration, RDFs)."""
     sp = statepoint(ff, "campaign")
     folder = root / "jobs" / f"{abs(hash(json.dumps(sp, sort_keys=True))):032x}"[:32]
@@ -43,7 +43,7 @@ def write_job(root: Path, ff: dict) -> Path:
     d_aa = 1.0 + k / 1000
     doc = {**FLAGS, "alpha": 5.0, "D_AA": d_aa, "D_CG": 5 * d_aa, "D_AA_inf": d_aa, "D_CG_inf": 5 * d_aa,
            "D_AA_inf_err": 0.05, "D_CG_inf_err": 0.2, "ibi_r_cut": 9.0, "ibi_final_iteration": 0,
-           "dpd_gamma": gamma_of(k), "dpd_cutoff": 9.1}
+           "dpd_gamma": gamma_of(k), "dpd_cutoff": 9.1, "dpd_matched": True} | changes
     (folder / "signac_job_document.json").write_text(json.dumps(doc))
     U = potential(k)
     ibi._write_iteration(folder / cg.IBI_DIR, ibi.IBIIteration(0, R, U, np.ones_like(R), 1.0, 0.01, U))
@@ -59,6 +59,8 @@ def fitted(tmp_path_factory):
     sets = forcefield.sample(24, seed=8)
     for ff in sets[:20]:
         write_job(root, ff)
+    # a friction search that ended at its cap, unmatched: its γ is no training target
+    write_job(root, forcefield.sample(1, seed=99)[0], dpd_gamma=1e9, dpd_matched=False)
     path = root / "campaign_models.json"
     meta = campaign_models.fit(root, path)
     return meta, path, sets
@@ -69,7 +71,8 @@ def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
     differ by up to 0.4), γ within 3 % (the frictions differ by a factor 3). The file holds the release's
     rows, not a pickle."""
     meta, path, sets = fitted
-    assert meta["n_trusted"] == 20 and meta["models"]["structure"]["n"] == 20 and "X" in json.loads(path.read_text())["models"]["structure"]
+    assert meta["n_trusted"] == 21 and meta["models"]["structure"]["n"] == 21 and meta["models"]["dpd_gamma"]["n"] == 20
+    assert meta["models"]["structure"]["n"] == 21 and "X" in json.loads(path.read_text())["models"]["structure"]
     models = campaign_models.load(path)
     grid = models.grid
     assert grid[0] == pytest.approx(5.0) and grid[-1] < 9.0

@@ -223,14 +223,28 @@ def test_match_mobility_finds_the_friction_resumes_after_a_kill_and_records_it(c
     assert killed.doc["dpd_gamma"] == pytest.approx(whole.doc["dpd_gamma"], rel=1e-9)
 
 
-def test_a_cg_model_slower_than_the_aa_one_fails_this_stage_alone(cg_job, tmp_path):
+@pytest.mark.parametrize("factor, err, says", [(3.0, 0.01, "already slower than the all-atom liquid"),
+                                                (1.01, 5.0, "already as slow as the all-atom liquid within the errors")])
+def test_a_cg_model_not_faster_than_the_aa_one_fails_this_stage_alone(cg_job, tmp_path, factor, err, says):
     job = _copy(cg_job, tmp_path / "slow")
     d_cg, _ = cg.infinite_D(job.doc, "CG")
-    job.doc.update({"D_AA_inf": 3 * d_cg, "D_AA_inf_err": 0.01})
+    job.doc.update({"D_AA_inf": factor * d_cg, "D_AA_inf_err": err})
     cg.match_mobility(job, progress=None)
-    assert "already slower than the all-atom liquid" in job.doc["mobility_failed"]
+    assert says in job.doc["mobility_failed"]
     assert "dpd_gamma" not in job.doc and not job.doc.get("failed") and cg.mobility_done(job)
     assert not Path(job.fn("mobility")).exists()  # no run was made
+    with pytest.raises(ValueError, match="a friction only slows"):
+        friction.Search(factor * d_cg, err, d_cg, 1.0)
+
+
+def test_a_failed_friction_search_leaves_the_jobs_other_results_standing(cg_job, tmp_path):
+    """project.py's match_mobility runs under jobs.failures(..., only="mobility_failed"): a LAMMPS error
+    or an unforeseen exception of the search is recorded there; the job is not failed."""
+    job = _copy(cg_job, tmp_path / "broken")
+    for exc in (jobs.StageFailed("the DPD run blew up"), ZeroDivisionError("a bug")):
+        with jobs.failures(job, "match_mobility", only="mobility_failed"):
+            raise exc
+        assert str(exc) in job.doc["mobility_failed"] and not job.doc.get("failed") and "D_CG_inf" in job.doc
 
 
 PLAIN = """units           real

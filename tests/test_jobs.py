@@ -248,3 +248,19 @@ def test_save_and_load_columns(tmp_path):
     np.testing.assert_array_equal(jobs.load_columns(path), [[1.0, 3.1234568], [2.5, 4.5e-12]])
     jobs.save_columns(path, "x", np.array([7.0]))
     assert jobs.load_columns(path).shape == (1, 1) and jobs.load_columns(path)[0, 0] == 7.0
+
+
+def test_a_reanalysis_without_a_viscosity_drops_the_earlier_infinite_box_d(project, monkeypatch):
+    """A rerun analysis whose Green–Kubo viscosity came out ≤ 0 has no D_AA_inf: the earlier one must not
+    survive it (alpha and viscosity_resolved would use it)."""
+    from mobcg import analysis, cg
+    job = _job(project)
+    job.doc.update({"D_AA_inf": 1.6, "D_AA_inf_err": 0.1, "D_AA": 1.1, "D_CG": 6.6, "D_CG_inf": 7.4, "D_CG_inf_err": 0.3})
+    running = SimpleNamespace(running_t_ps=np.array([0.0, 1.0]), running=np.zeros(2), running_err=np.zeros(2))
+    monkeypatch.setattr(analysis, "box_corrected", lambda *a: ({"eta_AA": -0.05, "eta_AA_err": 0.1}, running))
+    keys = jobs.box_corrected(job, "AA", None, np.zeros((4, 7)), 23.0, "viscosity_aa.txt")
+    assert keys == {"eta_AA": -0.05, "eta_AA_err": 0.1} and "D_AA_inf" not in job.doc and "D_AA_inf_err" not in job.doc
+    # then alpha is the raw ratio, never the CG's infinite-box D over the AA's raw one
+    ratio = cg.mobility_ratio(dict(job.doc))
+    assert ratio["alpha"] == pytest.approx(6.0) and ratio["alpha_raw"] == pytest.approx(6.0)
+    assert ratio["viscosity_resolved"] is False
