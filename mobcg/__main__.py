@@ -88,8 +88,9 @@ def _campaign_potentials(x, args, result: dict) -> list[str]:
                      f"{e['rmse_mean_baseline']:.3f})")
     if "dpd_gamma" in pred and "structure" in pred:
         from .molecule import DEFAULT, molar_mass
+        from .presets import TEMPERATURE
         text = friction.fragment("structure_potential.table", float(grid[-1]), pred["dpd_gamma"][0],
-                                 float(meta["models"]["dpd_gamma"]["dpd_cutoff"]), 298.15, molar_mass(DEFAULT),
+                                 float(meta["models"]["dpd_gamma"]["dpd_cutoff"]), TEMPERATURE, molar_mass(DEFAULT),
                                  keyword="structure_potential", job="predicted")
         lines.append(f"structure and mobility in one model: {files.write_text(out / 'structure_dpd.in', text)}")
     return lines

@@ -285,7 +285,7 @@ def analyze(job) -> None:
     """
     info = jobs.info(job)
     t, pos, boxes = trajectory.read_gsd(info.fn(TRAJECTORY))
-    rho = analysis.density(pos.shape[1], build_molecule(info.molecule).mass, boxes)
+    rho = analysis.density(pos.shape[1], info.mass, boxes)
     steady = production_density(info, t, boxes, pos.shape[1])
     r_max = _rdf(info, pos, boxes)
     d = _diffusion(info, t, pos)

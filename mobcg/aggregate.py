@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, friction, jobs, lammps, molecule, tables
+from . import analysis, cg, datasets, files, forcefield, friction, jobs, lammps, molecule, presets, tables
 from .lammps import trajectory
 
 
@@ -422,10 +422,10 @@ def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = No
                                         f"job(s), fewer than {MIN_TRUSTED_JOBS}")
     if out is not None and "dpd_gamma" in result and result["tables"].get("structure"):
         # structure and mobility in one model: the structure-preserving table with the predicted friction
-        cutoff = float(models_json["models"]["dpd_gamma"].get("dpd_cutoff", 9.0))
+        cutoff = float(models_json["models"]["dpd_gamma"]["dpd_cutoff"])  # Å, the training jobs' median
         mass = molecule.molar_mass(name or molecule.DEFAULT)
         text = friction.fragment("structure_potential.table", r_cuts["structure"], result["dpd_gamma"],
-                                 cutoff, 298.15, mass, keyword="structure_potential", table_style=cg.TABLE_STYLE,
+                                 cutoff, presets.TEMPERATURE, mass, keyword="structure_potential", table_style=cg.TABLE_STYLE,
                                  job="predicted")
         result["dpd_fragment"] = str(files.write_text(out / "structure_dpd.in", text))
         result["dpd_cutoff"] = cutoff
@@ -461,7 +461,7 @@ def validate(job, directory, np_: int = 1) -> dict:
             continue
         results.update({f"rdf_r2_{kind}": run["rdf_r2"], f"D_CG_pred_{kind}": run["D_CG_inf"],
                         f"alpha_pred_{kind}": run["D_CG_inf"] / cg.infinite_D(job.doc, "AA")[0],
-                        f"eta_CG_pred_{kind}": run["eta_CG"]})
+                        f"eta_CG_pred_{kind}": run["eta_CG"], f"viscosity_resolved_{kind}": run["viscosity_resolved"]})
     results["validated_with"] = models_fingerprint(directory)
     job.doc.update(results)
     return results

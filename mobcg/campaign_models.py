@@ -101,6 +101,8 @@ def training_sets(release_dir) -> dict:
     release_dir = Path(release_dir)
     rows = []
     for doc_file in sorted((release_dir / "jobs").glob("*/signac_job_document.json")):
+        if doc_file.parent.name.startswith("."):  # an export's temporary or old copy
+            continue
         doc = json.loads(doc_file.read_text())
         if doc.get("failed") or "alpha" not in doc or not all(doc.get(f) is True for f in aggregate.TRUST_FLAGS):
             continue

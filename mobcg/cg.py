@@ -19,6 +19,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -672,16 +673,27 @@ def _search_friction(info: jobs.Info, table, r_cut: float, target: float, target
     # a friction that needs a time step below 0.5 fs is not worth its cost (friction.max_timestep)
     search = friction.Search(target, target_err, D0, start, max_gamma=friction.max_timestep(1.0, inp.mass) / 0.5)
     record = Path(info.fn(MOBILITY_DIR)) / "search.json"
-    runs = json.loads(record.read_text())["runs"] if record.is_file() else []
+    setup = {"D_target": target, "D_target_err": target_err, "D0": D0, "start": start, "cutoff": cutoff}
+    earlier = json.loads(record.read_text()) if record.is_file() else {}
+    # runs of a search for another target, start or reach (the job was reanalysed) are not this search's
+    if {k: earlier.get(k) for k in setup} == setup:
+        runs = earlier["runs"]
+    else:  # nor are their run folders (a run_NN would resume from their restarts)
+        runs = []
+        for folder in Path(info.fn(MOBILITY_DIR)).glob("run_*"):
+            shutil.rmtree(folder)
+        files.write_json(record, {**setup, "runs": runs})  # before the first run: its folder is this search's
     search.runs = [(r["gamma"], r["D_CG_inf"], r["D_CG_inf_err"]) for r in runs]
     while not search.done():
         gamma = search.next_gamma()
         result = model_run(info, table, r_cut, sec, positions, box, Path(info.fn(MOBILITY_DIR)) / f"run_{len(runs):02d}",
                            "cg", {"kind": "dpd", "gamma": gamma, "cutoff": cutoff}, np=np)
+        if not result["viscosity_resolved"]:  # its raw D is no match for an infinite-box target
+            raise jobs.StageFailed(f"job {info.id}: the DPD run at gamma {gamma:.4g} has no positive viscosity "
+                                   f"(eta_CG {result['eta_CG']:.3g} mPa s): its D cannot be moved to an infinite box")
         runs.append(result)
         search.runs.append((gamma, result["D_CG_inf"], result["D_CG_inf_err"]))
-        files.write_json(record, {"D_target": target, "D_target_err": target_err, "D0": D0, "start": start,
-                                  "cutoff": cutoff, "runs": runs})
+        files.write_json(record, {**setup, "runs": runs})
         if progress:
             progress(f"job {info.id}: DPD friction gamma {gamma:.4g} kcal fs/(mol Å²): D_CG_inf {result['D_CG_inf']:.3g} "
                      f"± {result['D_CG_inf_err']:.2g} (target D_AA_inf {target:.3g} ± {target_err:.2g})")
@@ -707,6 +719,7 @@ def model_run(info: jobs.Info, table: tables.Table, r_cut: float, section: dict,
     return {**(friction_ or {}), "timestep_fs": section["timestep_fs"], "D_CG": d.D, "D_CG_err": d.err,
             "D_CG_diffusive": d.diffusive, "D_CG_inf": keys.get("D_CG_inf", d.D),
             "D_CG_inf_err": keys.get("D_CG_inf_err", d.err), "eta_CG": keys["eta_CG"], "eta_CG_err": keys["eta_CG_err"],
+            "viscosity_resolved": "D_CG_inf" in keys,  # false: D_CG_inf is the raw D (no positive viscosity)
             "rdf_deviation": dev, "rdf_r2": r2, "pressure": run.pressure, "pressure_err": run.pressure_err,
             "run": Path(workdir).name}
 

@@ -68,6 +68,7 @@ def export_job(job, target) -> Path:
         _local_paths(tmp / "signac_job_document.json", job.path)
         os.chmod(tmp, 0o755)
         old = dest.with_name(f".{job.id}.old")
+        shutil.rmtree(old, ignore_errors=True)  # a kill between the two renames left it
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)
@@ -80,11 +81,14 @@ def export_job(job, target) -> Path:
 def _local_paths(document: Path, job_path: str) -> None:
     """The job's own folder named relative to itself in its document (failure reasons name LAMMPS logs by
     their absolute path, which means nothing in a clone of the release and leaks the machine's layout)."""
-    text = document.read_text()
+    document.write_text(_released_document(document.read_text(), job_path))
+
+
+def _released_document(text: str, job_path: str) -> str:
     folder = os.path.realpath(job_path)
     for prefix in {f"{job_path}/", f"{folder}/"}:
         text = text.replace(prefix, "")
-    document.write_text(text)
+    return text
 
 
 def export(job_list, target, name: str | None = None, description: str = "") -> dict:
@@ -96,8 +100,9 @@ def export(job_list, target, name: str | None = None, description: str = "") -> 
         if not ended(job.document()):
             continue
         stored = target / JOBS / job.id / "signac_job_document.json"
-        if stored.is_file() and stored.stat().st_mtime >= Path(job.fn("signac_job_document.json")).stat().st_mtime:
-            continue  # unchanged since the last export
+        if stored.is_file() and stored.read_text() == _released_document(
+                Path(job.fn("signac_job_document.json")).read_text(), job.path):
+            continue  # unchanged since the last export (every later stage writes the document)
         export_job(job, target)
     return write_summary(target, name or target.name, description)
 
@@ -107,8 +112,10 @@ def write_summary(target, name: str, description: str = "") -> dict:
     the provenance the jobs recorded (commits, LAMMPS versions, machines, presets) and the wall time."""
     from .aggregate import TRUST_FLAGS
     target = Path(target)
-    docs = {p.parent.name: json.loads(p.read_text()) for p in sorted((target / JOBS).glob("*/signac_job_document.json"))}
-    sps = {p.parent.name: json.loads(p.read_text()) for p in sorted((target / JOBS).glob("*/signac_statepoint.json"))}
+    def read(name):  # not the dot-folders an export in progress, or a killed one, leaves
+        return {p.parent.name: json.loads(p.read_text()) for p in sorted((target / JOBS).glob(f"*/{name}"))
+                if not p.parent.name.startswith(".")}
+    docs, sps = read("signac_job_document.json"), read("signac_statepoint.json")
     prov = [d.get("provenance", {}) for d in docs.values()]
     failed = [d for d in docs.values() if d.get("failed")]
     finished = [d for d in docs.values() if "alpha" in d and not d.get("failed")]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import analysis, cg, friction, ibi, jobs, tables, target
+from mobcg import analysis, cg, files, friction, ibi, jobs, tables, target
 from mobcg.forcefield import OPLS_AA
 from mobcg.init import statepoint
 
@@ -221,6 +221,22 @@ def test_match_mobility_finds_the_friction_resumes_after_a_kill_and_records_it(c
     subprocess.run(cmd, check=True)
     assert Path(killed.fn("mobility/run_00/cg_nvt.0.log")).stat().st_mtime_ns == mtime  # not run again
     assert killed.doc["dpd_gamma"] == pytest.approx(whole.doc["dpd_gamma"], rel=1e-9)
+
+
+def test_a_search_recorded_for_another_target_is_not_reused(cg_job, tmp_path):
+    """A job reanalysed after a killed search has another D_AA_inf: the recorded runs (here one that
+    would match the new target at once) and their folders belong to the old search and are discarded."""
+    job = _copy(cg_job, tmp_path / "reanalysed")
+    target = job.doc["D_AA_inf"]
+    old = {"D_target": 2 * target, "D_target_err": 0.01, "D0": 1.0, "start": 1.0, "cutoff": 9.0,
+           "runs": [{"gamma": 1.0, "D_CG_inf": target, "D_CG_inf_err": 0.01, "run": "run_00"}]}
+    Path(job.fn("mobility/run_00")).mkdir(parents=True)
+    files.write_json(job.fn("mobility/search.json"), old)
+    files.write_text(job.fn("mobility/run_00/stale.txt"), "from the old search")
+    cg.match_mobility(job, progress=None)
+    record = json.loads(Path(job.fn("mobility/search.json")).read_text())
+    assert record["D_target"] == target and job.doc["dpd_gamma"] != 1.0
+    assert all(r["gamma"] != 1.0 for r in record["runs"]) and not Path(job.fn("mobility/run_00/stale.txt")).exists()
 
 
 @pytest.mark.parametrize("factor, err, says", [(3.0, 0.01, "already slower than the all-atom liquid"),

@@ -99,3 +99,16 @@ def test_the_parser_sees_every_form_of_import(tmp_path, source, expected):
     fake = tmp_path / "aa.py"
     fake.write_text(source)
     assert [t for _, t in _imports(fake, "aa")] == [expected], path
+
+
+def test_no_function_in_the_package_is_longer_than_about_sixty_lines():
+    """Short, named steps: every function's body (its docstring aside: the long ones document their
+    options) stays within 60 lines."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                if body and body[-1].end_lineno - body[0].lineno + 1 > 60:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
+    assert not long, f"functions over 60 lines: {long}"

@@ -121,3 +121,24 @@ def test_an_imported_release_is_done_without_md(campaign_root, tmp_path):
     assert not list(Path(job.path).rglob("*.log")), "an imported job ran LAMMPS again"
     again = sh(tmp_path, sys.executable, "init.py", "--import", str(root / "data" / "rel")).stdout
     assert "imported 0 job(s)" in again  # jobs already there are left alone
+
+
+def test_a_reexport_sees_every_change_and_ignores_a_killed_exports_leftovers(campaign_root, tmp_path):
+    """The copy is refreshed whenever the document's content changed (not by modification time: a
+    change within the file system's time resolution counts too), and a folder a killed export left
+    (.<id>.old, .<id>.*.tmp) neither blocks the next export nor counts as a job."""
+    job = signac.init_project(tmp_path / "project").clone(next(iter(signac.get_project(campaign_root[0]))))
+    target = tmp_path / "rel"
+    release.export([job], target)
+    stored = target / release.JOBS / job.id / "signac_job_document.json"
+    document = Path(job.fn("signac_job_document.json"))
+    before = document.stat()
+    job.doc["note"] = "reanalysed"
+    os.utime(document, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same time stamp as before
+    for leftover in (f".{job.id}.old", f".{job.id}.x1.tmp"):
+        (target / release.JOBS / leftover).mkdir()
+        (target / release.JOBS / leftover / "signac_job_document.json").write_text(stored.read_text())
+    summary = release.export([job], target)
+    assert json.loads(stored.read_text())["note"] == "reanalysed"
+    assert summary["jobs"] == 1 and summary["finished"] == 1
+    assert not (target / release.JOBS / f".{job.id}.old").exists()
