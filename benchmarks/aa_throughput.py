@@ -11,6 +11,7 @@ against "today" (velocity Verlet at 1 fs, 2 Å skin, 2 MPI ranks, the settings b
 
     python benchmarks/aa_throughput.py                        # demo, campaign and small, 3 repeats
     python benchmarks/aa_throughput.py --presets demo --ps 2 --repeats 5
+    python benchmarks/aa_throughput.py --presets small --configs "today,the presets"   # two rows only
     python benchmarks/aa_throughput.py --check --replicas 3   # physics: density and D_AA, today vs the preset's
 
 `--check` runs the reference at the small preset through the project's own stages (aa.build,
@@ -112,15 +113,17 @@ def throughput(args) -> None:
     root = Path(tempfile.mkdtemp(prefix="mobcg-aa-throughput-"))
     for preset_name in args.presets.split(","):
         job = liquid(preset_name, root)
-        results = {name: [] for name in CONFIGS}
+        chosen = {name: config for name, config in CONFIGS.items()
+                  if name == next(iter(CONFIGS)) or not args.configs or any(c in name for c in args.configs.split(","))}
+        results = {name: [] for name in chosen}
         for rep in range(args.repeats):
-            for k, (name, config) in enumerate(CONFIGS.items()):
+            for k, (name, config) in enumerate(chosen.items()):
                 results[name].append(production(job, preset_name, config, args.ps, f"{k}_{rep}"))
         atoms = results[next(iter(CONFIGS))][0][1]
         base = statistics.median(r[0] for r in results[next(iter(CONFIGS))])
         print(f"\n{preset_name}: {atoms} atoms, {args.ps:g} ps per run, median of {args.repeats} interleaved repeats")
         print(f"{'configuration':48s} {'katom-fs/s':>10s} {'ns/day':>8s} {'ratio':>6s}")
-        for name in CONFIGS:
+        for name in chosen:
             kfs = statistics.median(r[0] for r in results[name])
             nsd = statistics.median(r[2] for r in results[name])
             print(f"{name:48s} {kfs:10.1f} {nsd:8.2f} {kfs / base:6.2f}")
@@ -173,6 +176,8 @@ def main():
     parser.add_argument("--presets", default="demo,campaign,small")
     parser.add_argument("--ps", type=float, default=2.0, help="simulated ps per timed run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--configs", default=None, help="comma-separated parts of configuration names to time "
+                        "(today's always runs: the baseline); default all")
     parser.add_argument("--check", action="store_true", help="the physics check instead of the timing")
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--np", type=int, default=2)

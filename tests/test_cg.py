@@ -248,14 +248,16 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     shift = job.doc["D_CG_inf"] - d_cg
     assert shift > 0 and job.doc["D_CG_inf_err"] == pytest.approx(
         np.hypot(2.0, shift * job.doc["eta_CG_err"] / job.doc["eta_CG"]), rel=1e-9)
-    d_aa, d_aa_err = cg.infinite_D(job.doc, "AA")  # (this stand-in AA stage has no viscosity: its raw D)
+    # this stand-in AA stage has no viscosity: alpha is then the ratio of the raw D's (never one model's
+    # infinite-box D over the other's raw one), with the raw errors, and the job is not viscosity_resolved
+    assert "D_AA_inf" not in job.doc and job.doc["viscosity_resolved"] is False
+    assert job.doc["alpha"] == pytest.approx(d_cg / job.doc["D_AA"], rel=1e-12)
     assert job.doc["alpha_err"] == pytest.approx(job.doc["alpha"] * np.hypot(
-        job.doc["D_CG_inf_err"] / job.doc["D_CG_inf"], d_aa_err / d_aa), rel=1e-9)
+        2.0 / d_cg, job.doc["D_AA_err"] / job.doc["D_AA"]), rel=1e-9)
     job.doc["D_CG_perturbed"] = [d_minus, d_plus]
     cg.analyze(job)
     assert job.doc["D_CG"] > 0 and 0 < job.doc["D_CG_err"] < job.doc["D_CG"]
-    assert job.doc["alpha"] == pytest.approx(job.doc["D_CG_inf"] / d_aa)
-    assert job.doc["alpha_raw"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
+    assert job.doc["alpha"] == job.doc["alpha_raw"] == pytest.approx(job.doc["D_CG"] / job.doc["D_AA"])
     assert np.isfinite(job.doc["alpha_err"]) and 0 <= job.doc["cg_rdf_deviation"] < 0.5
     assert job.isfile("rdf_cg.txt") and job.isfile("msd_cg.txt")
     names = sorted(p.name for p in plots.job_figures(job))
