@@ -13,8 +13,9 @@ against "today" (velocity Verlet at 1 fs, 2 Å skin, 2 MPI ranks, the settings b
     python benchmarks/aa_throughput.py --presets demo --ps 2 --repeats 5
     python benchmarks/aa_throughput.py --presets small --configs "today,the presets"   # two rows only
     python benchmarks/aa_throughput.py --check --replicas 3   # physics: density and D_AA, today vs the preset's
+    python benchmarks/aa_throughput.py --check --check-preset campaign --replicas 3
 
-`--check` runs the reference at the small preset through the project's own stages (aa.build,
+`--check` runs the reference at the small preset (`--check-preset`) through the project's own stages (aa.build,
 aa.equilibrate, aa.sample, aa.analyze) `--replicas` times with each of today's and the preset's
 settings (independent boxes: replica k of the statepoint), and prints density and D_AA with their
 standard errors over replicas and the difference in units of its error.
@@ -130,15 +131,16 @@ def throughput(args) -> None:
 
 
 def check(args) -> None:
-    """Density and D_AA at the small preset, today's settings against the preset's (see the docstring)."""
+    """Density and D_AA at `--check-preset`, today's settings against the preset's (see the docstring)."""
     root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
     print(f"projects under {root} (rerun with --root {root} to resume)", flush=True)
     # the preset's arm first: its boxes are also the independent productions of benchmarks/reference_protocol.py
-    settings = {"presets": {k: presets.PRESETS["small"]["aa"][k] for k in ("respa", "skin")}, "today": TODAY}
+    base = args.check_preset
+    settings = {"presets": {k: presets.PRESETS[base]["aa"][k] for k in ("respa", "skin")}, "today": TODAY}
     rows = {}
     for label, aa_settings in settings.items():
-        name = f"small-{label}"
-        presets.PRESETS[name] = copy.deepcopy(presets.PRESETS["small"])
+        name = f"{base}-{label}"
+        presets.PRESETS[name] = copy.deepcopy(presets.PRESETS[base])
         presets.PRESETS[name]["aa"].update(aa_settings)
         if args.production_ps:
             presets.PRESETS[name]["aa"]["production_ps"] = args.production_ps
@@ -158,7 +160,7 @@ def check(args) -> None:
             print(f"{label} replica {k}: density {job.doc['density']:.4f} g/cm³, D_AA {job.doc['D_AA']:.3f} ± "
                   f"{job.doc['D_AA_err']:.3f} ({job.doc['production_ps']:.0f} ps production, "
                   f"{(time.monotonic() - t0) / 60:.1f} min)", flush=True)
-    print(f"\nsmall preset, OPLS-AA reference, {args.replicas} independent boxes each (mean ± standard error):")
+    print(f"\n{base} preset, OPLS-AA reference, {args.replicas} independent boxes each (mean ± standard error):")
     means = {}
     for label, r in rows.items():
         a = np.array(r)
@@ -174,6 +176,7 @@ def check(args) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="demo,campaign,small")
+    parser.add_argument("--check-preset", default="small", help="--check: the preset whose reference is run")
     parser.add_argument("--ps", type=float, default=2.0, help="simulated ps per timed run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--configs", default=None, help="comma-separated parts of configuration names to time "

@@ -86,6 +86,9 @@ def _campaign_potentials(x, args, result: dict) -> list[str]:
         lines.append(f"{kind}-preserving potential: {', '.join(map(str, paths.values()))} (band: "
                      f"{kind}_potential_band.csv; 5-fold CV RMSE {e['cv_rmse']:.3f} kcal/mol, predicting the mean "
                      f"{e['rmse_mean_baseline']:.3f})")
+        if e["cv_rmse"] >= e["rmse_mean_baseline"]:  # too few jobs yet: say so where the table is given
+            lines.append(f"  warning: on {e['n']} training jobs the {kind} model predicts held-out potentials no better "
+                         "than their mean; use this table as a start for IBI, not as a model")
     if "dpd_gamma" in pred and "structure" in pred:
         from .molecule import DEFAULT, molar_mass
         from .presets import TEMPERATURE

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mobcg import __main__ as cli
-from mobcg import aggregate, campaign_models, cg, forcefield, ibi, tables
+from mobcg import aggregate, campaign_models, cg, files, forcefield, ibi, tables
 from mobcg.init import statepoint
 
 R = np.arange(0.05, 9.0, 0.1)
@@ -113,3 +113,11 @@ def test_predict_in_an_empty_folder_writes_the_campaigns_tables(fitted, tmp_path
     assert band.shape[1] == 3 and np.all(band[:, 2] > 0)
     assert table.evaluate(6.0)[0] == pytest.approx(np.interp(6.0, band[:, 0], band[:, 1]) - band[-1, 1], abs=0.02)
     assert "pair_coeff      1 1 dpd/tstat" in (tmp_path / "out" / "structure_dpd.in").read_text()
+    assert "no better than their mean" not in out  # (CV RMSE far below the mean's on this smooth release)
+    poor = json.loads(path.read_text())
+    poor["models"]["structure"]["cv_rmse"] = poor["models"]["structure"]["rmse_mean_baseline"]
+    files.write_json(tmp_path / "poor.json", poor)
+    monkeypatch.setattr(campaign_models, "MODELS_FILE", tmp_path / "poor.json")
+    assert cli.main(["predict", "params.json", "--out", "out2"]) == 0
+    assert "on 21 training jobs the structure model predicts held-out potentials no better than their mean" in \
+        capsys.readouterr().out
