@@ -121,9 +121,8 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     d_aa = np.array([cg.infinite_D(j.doc, "AA")[0] for j in job_list])
     d_cg = np.array([cg.infinite_D(j.doc, "CG")[0] for j in job_list])
     alpha = np.array([j.doc["alpha"] for j in job_list])
-    # the friction matched to D_AA (match_mobility; NaN where it was not reachable)
-    # the friction only where the search reached the AA mobility (a capped, unmatched γ is no target)
-    gamma = np.array([float(j.doc["dpd_gamma"]) if j.doc.get("dpd_matched") is True else np.nan for j in job_list])
+    # the friction matched to D_AA (match_mobility; NaN where it was not reached)
+    gamma = np.array([cg.matched_gamma(j.doc) for j in job_list])
     dpd_cutoff = np.array([float(j.doc.get("dpd_cutoff", np.nan)) for j in job_list])
     train = np.where(~holdout)[0]
     # Pairs among training jobs only: held-out systems must stay unseen.

@@ -123,9 +123,10 @@ def training_sets(release_dir) -> dict:
     d_cg = np.array([cg.infinite_D(doc, "CG")[0] for _, doc, _, _ in rows])
     pairs = np.array(datasets.pairing(d_aa, d_cg, g_aa, g_cg, aggregate.PAIRING["tol"], aggregate.PAIRING["r2_min"]),
                      dtype=int).reshape(-1, 2)
-    gamma = np.array([doc["dpd_gamma"] if doc.get("dpd_matched") is True else np.nan  # matched frictions only
-                      for _, doc, _, _ in rows], float)
-    cutoff = float(np.nanmedian([doc.get("dpd_cutoff", np.nan) for _, doc, _, _ in rows])) if np.isfinite(gamma).any() else None
+    gamma = np.array([cg.matched_gamma(doc) for _, doc, _, _ in rows], float)
+    # the friction's reach: the matched jobs' median, as aggregate trains it
+    cutoff = (float(np.median([doc["dpd_cutoff"] for (_, doc, _, _), g in zip(rows, gamma) if np.isfinite(g)]))
+              if np.isfinite(gamma).any() else None)
     return {"grid": grid, "X": X, "U": U, "pairs": pairs, "gamma": gamma, "dpd_cutoff": cutoff, "r_cut": r_cut,
             "ids": [folder.name for *_, folder in rows], "release": release_dir.name}
 

@@ -577,6 +577,12 @@ def infinite_D(doc, model: str) -> tuple[float, float]:
     return float(doc[f"D_{model}"]), float(doc.get(f"D_{model}_err", 0.0))
 
 
+def matched_gamma(doc) -> float:
+    """The DPD friction of a job document where match_mobility reached D_AA (kcal fs/(mol Å²)), else NaN:
+    a capped, unmatched γ is no training target."""
+    return float(doc["dpd_gamma"]) if doc.get("dpd_matched") is True else math.nan
+
+
 def mobility_ratio(doc: dict) -> dict:
     """alpha = D_CG / D_AA from a job document's D values: `alpha` ± `alpha_err` from the infinite-box
     D of both models (the convention of alpha, the datasets and the pairs), `alpha_raw` from the
