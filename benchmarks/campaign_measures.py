@@ -70,8 +70,7 @@ def measure_a(project, ref) -> dict:
         d = [x for x in docs if x.get("draw") == draw]
         liquid = [x for x in d if not x.get("failed") or x.get("failed_stage") not in ("build_aa", "equilibrate_aa")]
         out[draw] = {"drawn": len(d), "liquids": len(liquid), "share": len(liquid) / max(len(d), 1),
-                     "trusted": sum(1 for x in d if "alpha" in x and not x.get("failed")
-                                    and all(x.get(f) is True for f in aggregate.TRUST_FLAGS))}
+                     "trusted": sum(1 for x in d if "alpha" in x and not x.get("failed") and not aggregate.missing_flags(x))}
     ours = np.array([forcefield.vector(j.sp.forcefield()) for j in trusted(project) if j.doc.get("draw") == "random"])
     out["ks"] = {name: float(stats.ks_2samp(ours[:, i], ref.X[:, i]).pvalue) if len(ours) > 1 else None
                  for i, name in enumerate(PARAMETER_NAMES)}

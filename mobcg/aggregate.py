@@ -47,7 +47,11 @@ TRUST_FLAGS = ("density_converged", "density_steady", "D_AA_diffusive", "D_CG_di
 def untrusted_because(job) -> list[str]:
     """The trust flags this job's numbers lack (empty: an equilibrated liquid that stayed so through its
     production, diffusive D_AA and D_CG)."""
-    doc = jobs.document(job)
+    return missing_flags(jobs.document(job))
+
+
+def missing_flags(doc: dict) -> list[str]:
+    """untrusted_because for a job document read elsewhere (a data release's copy)."""
     return [flag for flag in TRUST_FLAGS if doc.get(flag) is not True]
 
 

@@ -104,7 +104,7 @@ def training_sets(release_dir) -> dict:
         if doc_file.parent.name.startswith("."):  # an export's temporary or old copy
             continue
         doc = json.loads(doc_file.read_text())
-        if doc.get("failed") or "alpha" not in doc or not all(doc.get(f) is True for f in aggregate.TRUST_FLAGS):
+        if doc.get("failed") or "alpha" not in doc or aggregate.missing_flags(doc):
             continue
         folder = doc_file.parent
         sp = json.loads((folder / "signac_statepoint.json").read_text())

@@ -40,13 +40,12 @@ class ReleaseError(RuntimeError):
 def ended(doc: dict) -> bool:
     """A job whose pipeline has ended: failed, or finished (alpha) and, if its numbers are trusted, its
     friction matched (match_mobility: dpd_gamma, or mobility_failed)."""
-    from .aggregate import TRUST_FLAGS
+    from .aggregate import missing_flags
     if doc.get("failed"):
         return True
     if "alpha" not in doc:
         return False
-    trusted = all(doc.get(flag) is True for flag in TRUST_FLAGS)
-    return not trusted or "dpd_gamma" in doc or "mobility_failed" in doc
+    return bool(missing_flags(doc)) or "dpd_gamma" in doc or "mobility_failed" in doc
 
 
 def _final_iteration(job) -> str | None:
@@ -110,7 +109,7 @@ def export(job_list, target, name: str | None = None, description: str = "") -> 
 def write_summary(target, name: str, description: str = "") -> dict:
     """release.json from the released jobs' documents: counts (drawn, liquids, trusted, failed by stage),
     the provenance the jobs recorded (commits, LAMMPS versions, machines, presets) and the wall time."""
-    from .aggregate import TRUST_FLAGS
+    from .aggregate import missing_flags
     target = Path(target)
     def read(name):  # not the dot-folders an export in progress, or a killed one, leaves
         return {p.parent.name: json.loads(p.read_text()) for p in sorted((target / JOBS).glob(f"*/{name}"))
@@ -119,7 +118,7 @@ def write_summary(target, name: str, description: str = "") -> dict:
     prov = [d.get("provenance", {}) for d in docs.values()]
     failed = [d for d in docs.values() if d.get("failed")]
     finished = [d for d in docs.values() if "alpha" in d and not d.get("failed")]
-    trusted = [d for d in finished if all(d.get(f) is True for f in TRUST_FLAGS)]
+    trusted = [d for d in finished if not missing_flags(d)]
     summary = {
         "name": name, "description": description,
         "jobs": len(docs),
