@@ -70,7 +70,8 @@ def fitted(tmp_path_factory):
 def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
     """On a training set: U within 3 bands. On 60 sets it never saw: U within 0.03 kcal/mol (the wells
     differ by up to 0.4), and the 68 % band (calibrated on 21 jobs by 5-fold CV) holds the RMS error of
-    40-90 % of them (measured: 45-60 % over job orders); γ within 3 % (the frictions differ by a factor 3)
+    40-70 % of them (measured: 45-60 % over job orders; a band half as wide holds 35 %, twice
+    as wide 77 %); γ within 3 % (the frictions differ by a factor 3)
     on the training set and 4 unseen ones. The file holds the release's rows, not a pickle."""
     meta, path, sets = fitted
     assert meta["n_trusted"] == 21 and meta["models"]["structure"]["n"] == 21 and meta["models"]["dpd_gamma"]["n"] == 20
@@ -94,7 +95,7 @@ def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
         truth = tables.resample(cg.potential_table(R, potential(ff["bonds"]["CC"]["k"]), 9.0), grid).U
         covered.append(np.sqrt(np.mean((U - truth) ** 2)) <= np.sqrt(np.mean(band ** 2)))
         worst = max(worst, float(np.max(np.abs(U - truth))))
-    assert worst < 0.03 and 0.4 <= np.mean(covered) <= 0.9, (worst, np.mean(covered))
+    assert worst < 0.03 and 0.4 <= np.mean(covered) <= 0.7, (worst, np.mean(covered))
 
 
 def test_predict_in_an_empty_folder_writes_the_campaigns_tables(fitted, tmp_path, monkeypatch, capsys):
