@@ -14,6 +14,15 @@ against "today" (velocity Verlet at 1 fs, 2 Å skin, 2 MPI ranks, the settings b
     python benchmarks/aa_throughput.py --presets small --configs "today,the presets"   # two rows only
     python benchmarks/aa_throughput.py --check --replicas 3   # physics: density and D_AA, today vs the preset's
     python benchmarks/aa_throughput.py --check --check-preset campaign --replicas 3
+    python benchmarks/aa_throughput.py --pressure --presets campaign --ps 40 --repeats 2
+
+`--pressure` asks why a density could move: from one liquid state it runs NVT (Nosé–Hoover, the same
+box) with today's settings, the presets' and velocity Verlet at half today's step (the time-step error's
+reference), `--repeats` independent velocity draws each, and prints the mean pressure (atm, from the
+pressure tensor of every step, the first 2 ps dropped) and potential energy (kcal/mol) with standard
+errors over the draws, and each against today's (`--configs` picks other rows: "4-5", "3-4", "k-space"). At fixed pressure a shift ΔP moves the density by
+about κ_T·ΔP (κ_T ≈ 1.2e-4 /atm for a C8 alkane). `--start RESTART` starts from that LAMMPS restart (an
+equilibrated box of the preset's reference) instead of the timing's 1 ps NPT state.
 
 `--check` runs the reference at the small preset (`--check-preset`) through the project's own stages (aa.build,
 aa.equilibrate, aa.sample, aa.analyze) `--replicas` times with each of today's and the preset's
@@ -47,6 +56,11 @@ from mobcg.init import statepoint  # noqa: E402
 TODAY = {"respa": 1, "skin": 2.0}
 PRESET = {"respa": 2, "skin": 1.5}
 OPT = "suffix          opt"
+RESPA = "run_style       respa 2 2 bond 1 angle 1 dihedral 1 pair 2 kspace 2"
+# r-RESPA with the pair forces split: those within 4-5 Å (1-4 pairs, contacts: the fast ones) on the inner step
+SPLIT = [(RESPA, "run_style       respa 2 2 bond 1 angle 1 dihedral 1 inner 1 4.0 5.0 outer 2 kspace 2")]
+SPLIT3 = [(RESPA, "run_style       respa 2 2 bond 1 angle 1 dihedral 1 inner 1 3.0 4.0 outer 2 kspace 2")]
+KSPACE_OUTER = [(RESPA, "run_style       respa 2 2 bond 1 angle 1 dihedral 1 pair 1 kspace 2")]
 # name: (preset "aa" overrides, MPI ranks, extra lmp arguments, (old, new) edits of the rendered input)
 CONFIGS = {
     "today (Verlet 1 fs, skin 2 Å)": (TODAY, 2, [], []),
@@ -55,6 +69,9 @@ CONFIGS = {
     "r-RESPA 2 × 1 fs": ({"respa": 2, "skin": 2.0}, 2, [], []),
     "r-RESPA 2 × 1 fs, skin 1.5 Å (the presets)": (PRESET, 2, [], []),
     "r-RESPA 2 × 1 fs, skin 1.0 Å": ({"respa": 2, "skin": 1.0}, 2, [], []),
+    "presets, pair within 4-5 Å on the inner step": (PRESET, 2, [], SPLIT),
+    "presets, pair within 3-4 Å on the inner step": (PRESET, 2, [], SPLIT3),
+    "presets, only k-space on the outer step": (PRESET, 2, [], KSPACE_OUTER),
     "presets, 1 MPI rank × 2 OpenMP threads": (PRESET, 1, ["-pk", "omp", "2"], [(OPT, "suffix          omp")]),
     "presets, no OPT pair style": (PRESET, 2, [], [(OPT, "")]),
     "presets, PPPM order 7": (PRESET, 2, [], [("kspace_style    pppm 1.0e-4", "kspace_style    pppm 1.0e-4\nkspace_modify   order 7")]),
@@ -130,6 +147,72 @@ def throughput(args) -> None:
             print(f"{name:48s} {kfs:10.1f} {nsd:8.2f} {kfs / base:6.2f}")
 
 
+NVT_CONFIGS = {"today (Verlet 1 fs)": (TODAY, None, []), "the presets (r-RESPA 2 × 1 fs)": (PRESET, None, []),
+               "Verlet 0.5 fs": (TODAY, 0.5, []), "r-RESPA, pair within 4-5 Å inner": (PRESET, None, SPLIT),
+               "r-RESPA, pair within 3-4 Å inner": (PRESET, None, SPLIT3),
+               "r-RESPA, only k-space outer": (PRESET, None, KSPACE_OUTER)}
+
+
+def nvt_run(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[np.ndarray, np.ndarray]:
+    """(pressure in atm per stress window after 2 ps, potential energy per thermo row after 2 ps) of one NVT run."""
+    overrides, dt, edits = config
+    preset = presets.get(preset_name)
+    preset["aa"].update(overrides)
+    ctx = aa._context(aa.jobs.info(job, preset))
+    if dt:  # plain Verlet at another step: frames and stress windows keep their length in fs
+        scale = ctx["timestep"] / dt
+        ctx.update(timestep=dt, inner_timestep=dt, frame_every=int(ctx["frame_every"] * scale),
+                   stress_every=int(ctx["stress_every"] * scale))
+    ctx["thermo_every"] = lammps.steps(0.1, ctx["timestep"])  # the potential energy every 0.1 ps
+    steps = lammps.steps(ps, ctx["timestep"])
+    ctx.update(restart_in=start, resume=None, name=f"nvt_{tag}", segment=0, restart_files="bench.a bench.b",
+               restart_every=10 ** 8, production_steps=steps, self_name=f"nvt_{tag}.in")
+    script = lammps.render("aa_production.in", job.fn(f"nvt_{tag}.in"), **ctx)
+    text, n = re.subn(r"fix\s+ensemble all npt temp (\S+) (\S+) (\S+) iso .*",
+                      rf"velocity        all create \1 {seed} mom yes rot yes dist gaussian\n"
+                      r"fix             ensemble all nvt temp \1 \2 \3", script.read_text())
+    assert n == 1, f"no NPT fix in the rendered {script.name}"
+    for old, new in edits:
+        assert old in text, f"{old!r} not in the rendered {script.name}"
+        text = text.replace(old, new, 1)
+    script.write_text(text)
+    subprocess.run(lammps.command(2) + ["-in", script.name, "-log", f"nvt_{tag}.log", "-screen", "none", "-nocite"],
+                   cwd=job.path, check=True)
+    stress = np.loadtxt(job.fn(f"nvt_{tag}.0.stress"), comments="#")
+    stress = stress[stress[:, 0] * ctx["timestep"] > 2000.0]
+    thermo = lammps.parse_log(job.fn(f"nvt_{tag}.log"))[-1]
+    keep = thermo["Step"] * ctx["timestep"] > 2000.0
+    return stress[:, 1:4].mean(axis=1), thermo["PotEng"][keep]
+
+
+def pressure(args) -> None:
+    """Mean NVT pressure and potential energy of today's settings against the others (see the docstring)."""
+    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-pressure-"))
+    preset_name = args.presets.split(",")[0]
+    job = liquid(preset_name, root)
+    start = args.start or "bench_start.restart"
+    if args.start:
+        start = str(Path(args.start).resolve())
+    rows = {}
+    chosen = {name: config for name, config in NVT_CONFIGS.items()
+              if name == next(iter(NVT_CONFIGS)) or not args.configs or any(c in name for c in args.configs.split(","))}
+    for rep in range(args.repeats):
+        for k, (name, config) in enumerate(chosen.items()):
+            p, pe = nvt_run(job, preset_name, config, args.ps, 1000 + rep, f"{k}_{rep}", start)
+            rows.setdefault(name, []).append((p, pe))
+            print(f"{name}, draw {rep}: P {p.mean():7.1f} atm, PE {pe.mean():9.2f} kcal/mol", flush=True)
+    # the error over independent draws: within one draw the pressure's slow parts (conformations, a 48-molecule
+    # box's own packing) outlast 10 ps blocks, whose error came out 2-3 times smaller than the draws' scatter
+    print(f"\n{preset_name} reference, NVT {args.ps:g} ps × {args.repeats} draws from {start} "
+          "(mean ± standard error over the draws)")
+    stats = {name: [(np.mean(m), np.std(m, ddof=1) / np.sqrt(len(m))) for m in zip(*[(p.mean(), e.mean()) for p, e in runs])]
+             for name, runs in rows.items()}
+    (p0, p0_err), (e0, e0_err) = stats[next(iter(stats))]
+    for name, ((p, p_err), (e, e_err)) in stats.items():
+        print(f"  {name:34s} P {p:7.1f} ± {p_err:5.1f} atm  (Δ {p - p0:+6.1f} ± {np.hypot(p_err, p0_err):5.1f})   "
+              f"PE {e:9.2f} ± {e_err:5.2f} kcal/mol  (Δ {e - e0:+6.2f} ± {np.hypot(e_err, e0_err):5.2f})")
+
+
 def check(args) -> None:
     """Density and D_AA at `--check-preset`, today's settings against the preset's (see the docstring)."""
     root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
@@ -188,9 +271,12 @@ def main():
     parser.add_argument("--root", default=None, help="--check: the folder of its two projects (default: a new temporary one)")
     parser.add_argument("--replicas-today", type=int, default=None, help="--check: replicas with today's settings "
                         "(default: --replicas)")
+    parser.add_argument("--pressure", action="store_true", help="NVT pressure of today's settings, the presets' "
+                        "and Verlet 0.5 fs from one liquid state (the first of --presets)")
+    parser.add_argument("--start", default=None, help="--pressure: a LAMMPS restart to start from")
     parser.add_argument("--production-max-ps", type=float, default=None, help="--check: the production's cap")
     args = parser.parse_args()
-    check(args) if args.check else throughput(args)
+    check(args) if args.check else pressure(args) if args.pressure else throughput(args)
 
 
 if __name__ == "__main__":

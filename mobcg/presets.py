@@ -15,6 +15,9 @@ import copy
 # How every preset's AA runs integrate (issue 21, benchmarks/aa_throughput.py): r-RESPA with pair and
 # k-space forces every 2 inner steps (the bonded terms keep the time step of the stiffest bond), a 1.5 Å
 # neighbour skin; the pressure tensor averaged over 0.02 ps windows for the Green–Kubo viscosity.
+# 1.6× today's throughput at 48 and 125 molecules, D_AA unmoved, but not free: at fixed volume the pressure is
+# 140 ± 50 atm lower than with velocity Verlet at 1 fs, so the NPT density is 1.3 ± 0.5 % higher
+# (benchmarks/README.md, issue 21). A preset that needs the density better than that sets "respa": 1.
 FAST_AA = {"respa": 2, "skin": 1.5, "stress_ps": 0.02}
 
 # CG productions at the paper's size (issue 20): the AA COM box replicated to >= 1000 beads, where a
