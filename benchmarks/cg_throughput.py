@@ -75,8 +75,8 @@ def setup(folder: Path, work: Path):
     return tables.read_lammps(folder_table), positions, box, mass, float(doc["ibi_r_cut"])
 
 
-def run(setup_, work: Path, config, ps: float, tag: str, forces: bool = False) -> float:
-    """bead-steps per second of one production (or, `forces`, the dumped forces of its start)."""
+def run(setup_, work: Path, config, ps: float | None, tag: str, forces: bool = False) -> float:
+    """bead-steps per second of one production of `ps` ps (or, `forces`, the dumped forces of its start)."""
     table, positions, box, mass, r_cut = setup_
     style, points, skin = config
     saved = cg.TABLE_STYLE, cg.SKIN
