@@ -15,6 +15,7 @@ against "today" (velocity Verlet at 1 fs, 2 Å skin, 2 MPI ranks, the settings b
     python benchmarks/aa_throughput.py --check --replicas 3   # physics: density and D_AA, today vs the preset's
     python benchmarks/aa_throughput.py --check --check-preset campaign --replicas 3
     python benchmarks/aa_throughput.py --pressure --presets campaign --ps 40 --repeats 2
+    python benchmarks/aa_throughput.py --rerun --presets campaign --ps 10
 
 `--pressure` asks why a density could move: from one liquid state it runs NVT (Nosé–Hoover, the same
 box) with today's settings, the presets' and velocity Verlet at half today's step (the time-step error's
@@ -22,7 +23,9 @@ reference), `--repeats` independent velocity draws each, and prints the mean pre
 pressure tensor of every step, the first 2 ps dropped) and potential energy (kcal/mol) with standard
 errors over the draws, and each against today's (`--configs` picks other rows: "4-5", "3-4", "k-space"). At fixed pressure a shift ΔP moves the density by
 about κ_T·ΔP (κ_T ≈ 1.2e-4 /atm for a C8 alkane). `--start RESTART` starts from that LAMMPS restart (an
-equilibrated box of the preset's reference) instead of the timing's 1 ps NPT state.
+equilibrated box of the preset's reference) instead of the timing's 1 ps NPT state. `--rerun` dumps `--ps`
+of the presets' NVT run every 0.1 ps and reads the frames back with today's Verlet input (LAMMPS `rerun`):
+if the pressures agree frame by frame, a shift is in what r-RESPA samples, not in how it is measured.
 
 `--check` runs the reference at the small preset (`--check-preset`) through the project's own stages (aa.build,
 aa.equilibrate, aa.sample, aa.analyze) `--replicas` times with each of today's and the preset's
@@ -153,8 +156,8 @@ NVT_CONFIGS = {"today (Verlet 1 fs)": (TODAY, None, []), "the presets (r-RESPA 2
                "r-RESPA, only k-space outer": (PRESET, None, KSPACE_OUTER)}
 
 
-def nvt_run(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[np.ndarray, np.ndarray]:
-    """(pressure in atm per stress window after 2 ps, potential energy per thermo row after 2 ps) of one NVT run."""
+def nvt_input(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[Path, dict]:
+    """(the rendered NVT input, its template context): the production input with NPT swapped for NVT."""
     overrides, dt, edits = config
     preset = presets.get(preset_name)
     preset["aa"].update(overrides)
@@ -176,6 +179,12 @@ def nvt_run(job, preset_name: str, config, ps: float, seed: int, tag: str, start
         assert old in text, f"{old!r} not in the rendered {script.name}"
         text = text.replace(old, new, 1)
     script.write_text(text)
+    return script, ctx
+
+
+def nvt_run(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[np.ndarray, np.ndarray]:
+    """(pressure in atm per stress window after 2 ps, potential energy per thermo row after 2 ps) of one NVT run."""
+    script, ctx = nvt_input(job, preset_name, config, ps, seed, tag, start)
     subprocess.run(lammps.command(2) + ["-in", script.name, "-log", f"nvt_{tag}.log", "-screen", "none", "-nocite"],
                    cwd=job.path, check=True)
     stress = np.loadtxt(job.fn(f"nvt_{tag}.0.stress"), comments="#")
@@ -211,6 +220,35 @@ def pressure(args) -> None:
     for name, ((p, p_err), (e, e_err)) in stats.items():
         print(f"  {name:34s} P {p:7.1f} ± {p_err:5.1f} atm  (Δ {p - p0:+6.1f} ± {np.hypot(p_err, p0_err):5.1f})   "
               f"PE {e:9.2f} ± {e_err:5.2f} kcal/mol  (Δ {e - e0:+6.2f} ± {np.hypot(e_err, e0_err):5.2f})")
+
+
+def rerun(args) -> None:
+    """The presets' NVT frames read back with today's Verlet input: does LAMMPS measure the same pressure?"""
+    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-rerun-"))
+    preset_name = args.presets.split(",")[0]
+    job = liquid(preset_name, root)
+    start = str(Path(args.start).resolve()) if args.start else "bench_start.restart"
+    script, ctx = nvt_input(job, preset_name, NVT_CONFIGS["the presets (r-RESPA 2 × 1 fs)"], args.ps, 1000, "rr_respa", start)
+    every = lammps.steps(0.1, ctx["timestep"])
+    text = re.sub(r"^run .*$", f"thermo          {every}\ndump            d all custom {every} rr.dump id x y z vx vy vz ix iy iz\n"
+                  f"dump_modify     d sort id format float %.12g\nrun             {lammps.steps(args.ps, ctx['timestep'])}",
+                  script.read_text(), flags=re.M)
+    script.write_text(text)
+    verlet, _ = nvt_input(job, preset_name, NVT_CONFIGS["today (Verlet 1 fs)"], args.ps, 1000, "rr_verlet", start)
+    # the same force field and output, no dynamics: every dumped frame's pressure, energy and temperature
+    text = re.sub(r"^(velocity|fix|restart) .*$", "", verlet.read_text(), flags=re.M)
+    text = re.sub(r"^thermo .*$", f"thermo          {every}", text, flags=re.M)
+    verlet.write_text(re.sub(r"^run .*$", "rerun           rr.dump dump x y z vx vy vz ix iy iz box no", text, flags=re.M))
+    for name in (script.name, verlet.name):
+        subprocess.run(lammps.command(2) + ["-in", name, "-log", name.replace(".in", ".log"), "-screen", "none", "-nocite"],
+                       cwd=job.path, check=True)
+    a, b = (lammps.parse_log(job.fn(n.replace(".in", ".log")))[-1] for n in (script.name, verlet.name))
+    common, ia, ib = np.intersect1d(a["Step"], b["Step"], return_indices=True)
+    print(f"{len(common)} frames of {args.ps:g} ps of r-RESPA NVT, rerun with today's Verlet input:")
+    for col, unit in (("Press", "atm"), ("PotEng", "kcal/mol"), ("Temp", "K")):
+        d = a[col][ia] - b[col][ib]
+        print(f"  {col:7s} r-RESPA {a[col][ia].mean():10.3f}, rerun {b[col][ib].mean():10.3f}, largest difference "
+              f"{np.abs(d).max():.2e} {unit}")
 
 
 def check(args) -> None:
@@ -273,10 +311,12 @@ def main():
                         "(default: --replicas)")
     parser.add_argument("--pressure", action="store_true", help="NVT pressure of today's settings, the presets' "
                         "and Verlet 0.5 fs from one liquid state (the first of --presets)")
-    parser.add_argument("--start", default=None, help="--pressure: a LAMMPS restart to start from")
+    parser.add_argument("--start", default=None, help="--pressure, --rerun: a LAMMPS restart to start from")
+    parser.add_argument("--rerun", action="store_true", help="the presets' NVT frames (--ps) read back with today's "
+                        "Verlet input (LAMMPS rerun): the same pressure, frame by frame?")
     parser.add_argument("--production-max-ps", type=float, default=None, help="--check: the production's cap")
     args = parser.parse_args()
-    check(args) if args.check else pressure(args) if args.pressure else throughput(args)
+    check(args) if args.check else pressure(args) if args.pressure else rerun(args) if args.rerun else throughput(args)
 
 
 if __name__ == "__main__":
