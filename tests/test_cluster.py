@@ -10,7 +10,6 @@ import os
 import sys
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -168,7 +167,6 @@ def test_submit_to_real_slurm_runs_the_operations(slurm_cluster, standin_project
     monkeypatch.setenv("SIGNAC_FLOW_ENVIRONMENT", "DefaultSlurmEnvironment")
     project = standin_project(n_jobs=2)
     path = project.path
-    t0 = time.monotonic()
     # build_aa and analyze_aa depend on each other: one `submit` per stage, as a user would
     for _round in range(3):
         r = flow(path, "status")
@@ -179,7 +177,6 @@ def test_submit_to_real_slurm_runs_the_operations(slurm_cluster, standin_project
         slurm_cluster.wait_until_empty(timeout=120)
     else:
         pytest.fail(f"operations still eligible after 3 rounds:\n{r.stdout}")
-    elapsed = time.monotonic() - t0
     # sbatch writes slurm-<id>.out into the submission dir (flow hides sbatch's stdout)
     out_files = sorted(Path(path).glob("slurm-*.out"))
     submitted = [f.stem.split("-", 1)[1] for f in out_files]
@@ -195,7 +192,6 @@ def test_submit_to_real_slurm_runs_the_operations(slurm_cluster, standin_project
     r = flow(path, "status", "--detailed")
     assert "0 jobs/aggregates with eligible operations" in r.stdout, r.stdout
     assert "Querying scheduler" in r.stderr  # it really asked squeue
-    assert elapsed < 240
 
 
 def test_real_project_aa_group_runs_under_slurm(slurm_cluster, tmp_path, monkeypatch):

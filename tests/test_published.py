@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +94,8 @@ def test_predict_with_no_project(tmp_path):
     models, a source line naming the published data; with --d-aa the models that take it."""
     (tmp_path / "params.json").write_text(json.dumps(OPLS))
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "mobcg", "predict", "params.json", "--out", "out"],
                           cwd=tmp_path, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "params.json"]  # no project made
     models = published.load()
@@ -121,7 +118,6 @@ def test_predict_with_no_project(tmp_path):
     saved = json.loads((tmp_path / "out" / "prediction.json").read_text())
     assert saved["source"] == "published" and saved["prediction"]["alpha"]["value"] == pytest.approx(
         expected["alpha"]["value"])
-    assert wall < 30  # the target, < 5 s, is measured in benchmarks/README.md (shared machine here)
 
     proc = subprocess.run([sys.executable, "-m", "mobcg", "predict", "params.json", "--d-aa", "1.15"],
                           cwd=tmp_path, capture_output=True, text=True, env=env)
