@@ -185,23 +185,25 @@ def nvt_input(job, preset_name: str, config, ps: float, seed: int, tag: str, sta
 def nvt_run(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[np.ndarray, np.ndarray]:
     """(pressure in atm per stress window after 2 ps, potential energy per thermo row after 2 ps) of one NVT run."""
     script, ctx = nvt_input(job, preset_name, config, ps, seed, tag, start)
-    subprocess.run(lammps.command(2) + ["-in", script.name, "-log", f"nvt_{tag}.log", "-screen", "none", "-nocite"],
-                   cwd=job.path, check=True)
+    log = lammps.run(script, cwd=job.path, np=2, job="bench")
     stress = np.loadtxt(job.fn(f"nvt_{tag}.0.stress"), comments="#")
     stress = stress[stress[:, 0] * ctx["timestep"] > 2000.0]
-    thermo = lammps.parse_log(job.fn(f"nvt_{tag}.log"))[-1]
+    thermo = lammps.parse_log(log)[-1]
     keep = thermo["Step"] * ctx["timestep"] > 2000.0
     return stress[:, 1:4].mean(axis=1), thermo["PotEng"][keep]
 
 
+def nvt_start(args, prefix: str):
+    """(job, preset name, restart to start from) of --pressure and --rerun: the first of --presets, from
+    --start or the timing's liquid."""
+    preset_name = args.presets.split(",")[0]
+    job = liquid(preset_name, Path(tempfile.mkdtemp(prefix=prefix)))
+    return job, preset_name, str(Path(args.start).resolve()) if args.start else "bench_start.restart"
+
+
 def pressure(args) -> None:
     """Mean NVT pressure and potential energy of today's settings against the others (see the docstring)."""
-    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-pressure-"))
-    preset_name = args.presets.split(",")[0]
-    job = liquid(preset_name, root)
-    start = args.start or "bench_start.restart"
-    if args.start:
-        start = str(Path(args.start).resolve())
+    job, preset_name, start = nvt_start(args, "mobcg-aa-pressure-")
     rows = {}
     chosen = {name: config for name, config in NVT_CONFIGS.items()
               if name == next(iter(NVT_CONFIGS)) or not args.configs or any(c in name for c in args.configs.split(","))}
@@ -224,10 +226,7 @@ def pressure(args) -> None:
 
 def rerun(args) -> None:
     """The presets' NVT frames read back with today's Verlet input: does LAMMPS measure the same pressure?"""
-    root = Path(tempfile.mkdtemp(prefix="mobcg-aa-rerun-"))
-    preset_name = args.presets.split(",")[0]
-    job = liquid(preset_name, root)
-    start = str(Path(args.start).resolve()) if args.start else "bench_start.restart"
+    job, preset_name, start = nvt_start(args, "mobcg-aa-rerun-")
     script, ctx = nvt_input(job, preset_name, NVT_CONFIGS["the presets (r-RESPA 2 × 1 fs)"], args.ps, 1000, "rr_respa", start)
     every = lammps.steps(0.1, ctx["timestep"])
     text = re.sub(r"^run .*$", f"thermo          {every}\ndump            d all custom {every} rr.dump id x y z vx vy vz ix iy iz\n"
@@ -239,10 +238,7 @@ def rerun(args) -> None:
     text = re.sub(r"^(velocity|fix|restart) .*$", "", verlet.read_text(), flags=re.M)
     text = re.sub(r"^thermo .*$", f"thermo          {every}", text, flags=re.M)
     verlet.write_text(re.sub(r"^run .*$", "rerun           rr.dump dump x y z vx vy vz ix iy iz box no", text, flags=re.M))
-    for name in (script.name, verlet.name):
-        subprocess.run(lammps.command(2) + ["-in", name, "-log", name.replace(".in", ".log"), "-screen", "none", "-nocite"],
-                       cwd=job.path, check=True)
-    a, b = (lammps.parse_log(job.fn(n.replace(".in", ".log")))[-1] for n in (script.name, verlet.name))
+    a, b = (lammps.parse_log(lammps.run(path, cwd=job.path, np=2, job="bench"))[-1] for path in (script, verlet))
     common, ia, ib = np.intersect1d(a["Step"], b["Step"], return_indices=True)
     print(f"{len(common)} frames of {args.ps:g} ps of r-RESPA NVT, rerun with today's Verlet input:")
     for col, unit in (("Press", "atm"), ("PotEng", "kcal/mol"), ("Temp", "K")):
