@@ -58,6 +58,9 @@ from mobcg.init import statepoint  # noqa: E402
 
 TODAY = {"respa": 1, "skin": 2.0}
 PRESET = {"respa": 2, "skin": 1.5}
+# hydrogen mass repartitioning (H 3.024 amu, the carbons lighter, the molecule's mass kept) and velocity Verlet
+# at the step that resolves its slower C-H vibration with today's 10 steps per period (1.72 fs for OPLS-AA)
+HMR = {"respa": 1, "skin": 2.0, "hmr": True}
 OPT = "suffix          opt"
 RESPA = "run_style       respa 2 2 bond 1 angle 1 dihedral 1 pair 2 kspace 2"
 # r-RESPA with the pair forces split: those within 4-5 Å (1-4 pairs, contacts: the fast ones) on the inner step
@@ -80,6 +83,8 @@ CONFIGS = {
     "presets, PPPM order 7": (PRESET, 2, [], [("kspace_style    pppm 1.0e-4", "kspace_style    pppm 1.0e-4\nkspace_modify   order 7")]),
     "presets, coul/dsf (alpha 0.2) instead of PPPM": (PRESET, 2, [], [("lj/cut/coul/long", "lj/cut/coul/dsf 0.2"),
                                                                       ("kspace_style    pppm 1.0e-4", "")]),
+    "HMR, Verlet 1.72 fs, skin 2 Å": (HMR, 2, [], []),
+    "HMR, Verlet 1.72 fs, skin 1.5 Å": ({**HMR, "skin": 1.5}, 2, [], []),
     "today, one MPI rank": (TODAY, 1, [], []),
     "presets, one MPI rank": (PRESET, 1, [], []),
 }
@@ -153,7 +158,34 @@ def throughput(args) -> None:
 NVT_CONFIGS = {"today (Verlet 1 fs)": (TODAY, None, []), "the presets (r-RESPA 2 × 1 fs)": (PRESET, None, []),
                "Verlet 0.5 fs": (TODAY, 0.5, []), "r-RESPA, pair within 4-5 Å inner": (PRESET, None, SPLIT),
                "r-RESPA, pair within 3-4 Å inner": (PRESET, None, SPLIT3),
-               "r-RESPA, only k-space outer": (PRESET, None, KSPACE_OUTER)}
+               "r-RESPA, only k-space outer": (PRESET, None, KSPACE_OUTER),
+               "HMR, Verlet 1.72 fs": (HMR, None, []),
+               "Verlet 1.72 fs, true masses": (TODAY, 1.72, [])}
+
+
+def nve(args) -> None:
+    """Total-energy drift in NVE from one liquid state, per configuration (the integrators' own error)."""
+    job, preset_name, start = nvt_start(args, "mobcg-aa-nve-")
+    chosen = {name: config for name, config in NVT_CONFIGS.items()
+              if name == next(iter(NVT_CONFIGS)) or not args.configs or any(c in name for c in args.configs.split(","))}
+    print(f"{preset_name} reference, NVE {args.ps:g} ps from {start} (velocities drawn at 298.15 K; the slope of "
+          "the total energy after 1 ps, kcal/mol per ns per atom, mean ± standard error over draws)")
+    for name, config in chosen.items():
+        slopes = []
+        for rep in range(args.first_draw, args.first_draw + args.repeats):
+            script, ctx = nvt_input(job, preset_name, config, args.ps, 1000 + rep, f"nve_{rep}", start)
+            text, n = re.subn(r"fix\s+ensemble all nvt .*", "fix             ensemble all nve", script.read_text())
+            assert n == 1
+            script.write_text(text)
+            log = lammps.run(script, cwd=job.path, np=2, job="bench")
+            thermo = lammps.parse_log(log)[-1]
+            t = np.asarray(thermo["Step"]) * ctx["timestep"] / 1e6  # ns
+            keep = t > 1e-3
+            atoms = int(re.search(r"with (\d+) atoms", log.read_text()).group(1))
+            slopes.append(np.polyfit(t[keep], np.asarray(thermo["TotEng"])[keep], 1)[0] / atoms)
+        print(f"  {name:34s} dt {ctx['timestep']:.2f} fs: drift {np.mean(slopes):+8.3f} ± "
+              f"{np.std(slopes, ddof=1) / np.sqrt(len(slopes)) if len(slopes) > 1 else 0:6.3f} kcal/mol/ns/atom "
+              f"({', '.join(f'{x:+.3f}' for x in slopes)})", flush=True)
 
 
 def nvt_input(job, preset_name: str, config, ps: float, seed: int, tag: str, start: str) -> tuple[Path, dict]:
@@ -206,8 +238,9 @@ def pressure(args) -> None:
     job, preset_name, start = nvt_start(args, "mobcg-aa-pressure-")
     rows = {}
     chosen = {name: config for name, config in NVT_CONFIGS.items()
-              if name == next(iter(NVT_CONFIGS)) or not args.configs or any(c in name for c in args.configs.split(","))}
-    for rep in range(args.repeats):
+              if (name == next(iter(NVT_CONFIGS)) and not args.skip_today)
+              or not args.configs or any(c in name for c in args.configs.split(","))}
+    for rep in range(args.first_draw, args.first_draw + args.repeats):
         for k, (name, config) in enumerate(chosen.items()):
             p, pe = nvt_run(job, preset_name, config, args.ps, 1000 + rep, f"{k}_{rep}", start)
             rows.setdefault(name, []).append((p, pe))
@@ -218,7 +251,7 @@ def pressure(args) -> None:
           "(mean ± standard error over the draws)")
     stats = {name: [(np.mean(m), np.std(m, ddof=1) / np.sqrt(len(m))) for m in zip(*[(p.mean(), e.mean()) for p, e in runs])]
              for name, runs in rows.items()}
-    (p0, p0_err), (e0, e0_err) = stats[next(iter(stats))]
+    (p0, p0_err), (e0, e0_err) = stats[next(iter(stats))]  # (with --skip-today: the first row chosen)
     for name, ((p, p_err), (e, e_err)) in stats.items():
         print(f"  {name:34s} P {p:7.1f} ± {p_err:5.1f} atm  (Δ {p - p0:+6.1f} ± {np.hypot(p_err, p0_err):5.1f})   "
               f"PE {e:9.2f} ± {e_err:5.2f} kcal/mol  (Δ {e - e0:+6.2f} ± {np.hypot(e_err, e0_err):5.2f})")
@@ -253,7 +286,8 @@ def check(args) -> None:
     print(f"projects under {root} (rerun with --root {root} to resume)", flush=True)
     # the preset's arm first: its boxes are also the independent productions of benchmarks/reference_protocol.py
     base = args.check_preset
-    settings = {"presets": {k: presets.PRESETS[base]["aa"][k] for k in ("respa", "skin")}, "today": TODAY}
+    arms = {"presets": {k: presets.PRESETS[base]["aa"][k] for k in ("respa", "skin")}, "today": TODAY, "hmr": HMR}
+    settings = {label: arms[label] for label in args.arms.split(",")}
     rows = {}
     for label, aa_settings in settings.items():
         name = f"{base}-{label}"
@@ -265,7 +299,7 @@ def check(args) -> None:
             presets.PRESETS[name]["aa"]["production_max_ps"] = args.production_max_ps
         project = signac.init_project(root / label)
         rows[label] = []
-        for k in range(args.replicas if label == "presets" else args.replicas_today or args.replicas):
+        for k in range(args.replicas_today or args.replicas if label == "today" else args.replicas):
             job = project.open_job(statepoint(OPLS_AA, name, replica=k)).init()
             t0 = time.monotonic()
             if "D_AA" not in job.doc:  # (resumed with --root: the stages resume where they stopped)
@@ -284,10 +318,11 @@ def check(args) -> None:
         means[label] = [(a[:, i].mean(), a[:, i].std(ddof=1) / np.sqrt(len(a))) for i in (0, 1)]
         print(f"  {label:8s} density {means[label][0][0]:.4f} ± {means[label][0][1]:.4f}   "
               f"D_AA {means[label][1][0]:.3f} ± {means[label][1][1]:.3f}")
-    for i, what in ((0, "density"), (1, "D_AA")):
-        diff = means["presets"][i][0] - means["today"][i][0]
-        err = np.hypot(means["presets"][i][1], means["today"][i][1])
-        print(f"  {what}: presets − today = {diff:+.4f} ± {err:.4f} ({abs(diff) / err:.1f} standard errors)")
+    for label in (label for label in means if label != "today" and "today" in means):
+        for i, what in ((0, "density"), (1, "D_AA")):
+            diff = means[label][i][0] - means["today"][i][0]
+            err = np.hypot(means[label][i][1], means["today"][i][1])
+            print(f"  {what}: {label} − today = {diff:+.4f} ± {err:.4f} ({abs(diff) / err:.1f} standard errors)")
 
 
 def main():
@@ -305,14 +340,23 @@ def main():
     parser.add_argument("--root", default=None, help="--check: the folder of its two projects (default: a new temporary one)")
     parser.add_argument("--replicas-today", type=int, default=None, help="--check: replicas with today's settings "
                         "(default: --replicas)")
+    parser.add_argument("--arms", default="presets,today", help="--check: the settings compared, of presets, today, "
+                        "hmr (a project folder each under --root)")
     parser.add_argument("--pressure", action="store_true", help="NVT pressure of today's settings, the presets' "
                         "and Verlet 0.5 fs from one liquid state (the first of --presets)")
+    parser.add_argument("--first-draw", type=int, default=0, help="--pressure: the first velocity draw (seed 1000 + "
+                        "draw): a later run adds draws to an earlier one's")
+    parser.add_argument("--skip-today", action="store_true", help="--pressure: no draws of today's settings (an "
+                        "earlier run with the same --first-draw has them: the same seeds give the same run)")
     parser.add_argument("--start", default=None, help="--pressure, --rerun: a LAMMPS restart to start from")
     parser.add_argument("--rerun", action="store_true", help="the presets' NVT frames (--ps) read back with today's "
                         "Verlet input (LAMMPS rerun): the same pressure, frame by frame?")
+    parser.add_argument("--nve", action="store_true", help="NVE total-energy drift per configuration (--configs, "
+                        "--repeats draws of --ps) from one liquid state")
     parser.add_argument("--production-max-ps", type=float, default=None, help="--check: the production's cap")
     args = parser.parse_args()
-    check(args) if args.check else pressure(args) if args.pressure else rerun(args) if args.rerun else throughput(args)
+    check(args) if args.check else pressure(args) if args.pressure else rerun(args) if args.rerun else \
+        nve(args) if args.nve else throughput(args)
 
 
 if __name__ == "__main__":

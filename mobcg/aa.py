@@ -12,9 +12,9 @@ import os
 import numpy as np
 
 from . import analysis, jobs, lammps, target
-from .forcefield import MIN_TIMESTEP, NONBONDED, OPLS_AA, ForceFieldError, timestep  # noqa: F401 (re-exported)
+from .forcefield import MASS, MIN_TIMESTEP, NONBONDED, OPLS_AA, ForceFieldError, repartitioned_masses, timestep  # noqa: F401 (re-exported)
 from .lammps import data, trajectory
-from .molecule import box_length, build as build_molecule, packing_fraction, vdw_volume
+from .molecule import box_length, build as build_molecule, composition, packing_fraction, vdw_volume
 
 # Files that mark each stage done.
 DATA = "aa.data"
@@ -26,21 +26,35 @@ STRESS = "stress_aa.txt"  # the production's pressure tensor in windows (Green�
 VISCOSITY = "viscosity_aa.txt"  # its running Green–Kubo integral
 
 
-def md_settings(ff: dict, section: dict) -> dict:
+def md_settings(ff: dict, section: dict, composition: tuple[int, int] | None = None) -> dict:
     """How the AA runs integrate (preset "aa" section): the inner time step of the bonded terms
     (`timestep(ff)`, fs), r-RESPA's outer step for pair and k-space forces (`respa` inner steps, 1 = plain
     velocity Verlet) as LAMMPS' `timestep`, the neighbour skin (Å), and the thermostat and barostat
-    damping times (fs: 100 and 1000 inner steps, as before r-RESPA, so they do not change with it)."""
-    inner = timestep(ff)
+    damping times (fs: 100 and 1000 steps of the true masses' Verlet step, so neither r-RESPA nor HMR changes them).
+
+    `"hmr": true` repartitions the hydrogen masses (`masses`, amu by element; the molecule's
+    `composition`, (carbons, hydrogens), says how much the carbons give) and takes the step that
+    resolves the slower C–H vibration as well as today's (up to 2 fs). The forces and the equilibrium
+    configurations are today's; the centres of mass are still weighted by the true masses (`com_weights`)."""
+    masses, weights = None, None
+    if section.get("hmr"):
+        if composition is None:
+            raise ValueError("hydrogen mass repartitioning needs the molecule's composition")
+        masses = repartitioned_masses(*composition)
+        total = composition[0] * MASS["C"] + composition[1] * MASS["H"]
+        weights = {e: round(MASS[e] / total, 12) for e in ("C", "H")}
+    plain = timestep(ff)  # the damping times stay those of the true masses' step
+    inner = timestep(ff, maximum=2.0, masses=masses) if masses else plain
     respa = int(section.get("respa", 1))
     return {"inner_timestep": inner, "respa": respa, "timestep": round(inner * respa, 6),
-            "skin": float(section.get("skin", 2.0)), "tdamp": round(100 * inner, 6), "pdamp": round(1000 * inner, 6)}
+            "skin": float(section.get("skin", 2.0)), "tdamp": round(100 * plain, 6), "pdamp": round(1000 * plain, 6),
+            "masses": masses, "com_weights": weights}
 
 
 def _context(info: jobs.Info) -> dict:
     """The template context every AA input of the job shares (force field, integration, output steps)."""
     preset = info.preset
-    md = md_settings(info.forcefield, preset["aa"])
+    md = md_settings(info.forcefield, preset["aa"], composition(info.molecule) if preset["aa"].get("hmr") else None)
     frame_every = lammps.steps(preset["aa"]["frame_ps"], md["timestep"])
     return {"ff": info.forcefield, "lj": NONBONDED["lj"], "special14": NONBONDED["special_lj_coul_14"],
             "cutoff": preset["aa"]["cutoff"], **md, "temperature": info.T, "pressure": info.P, "job_id": info.id,
@@ -346,7 +360,7 @@ def single_point(directory, forcefield: dict, molecule, positions: np.ndarray, l
                            lj=NONBONDED["lj"], special14=NONBONDED["special_lj_coul_14"], cutoff=cutoff,
                            data_file="single_point.data", self_name="single_point.in",
                            forces_file="single_point.forces" if forces else None,
-                           **md_settings(forcefield, md or {}))
+                           **md_settings(forcefield, md or {}, (molecule.elements.count("C"), molecule.elements.count("H"))))
     log = lammps.run(script, cwd=directory, job="single point", log="single_point.log")
     out = {k: float(v[-1]) for k, v in lammps.parse_log(log)[-1].items()}
     if forces:

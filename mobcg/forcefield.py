@@ -41,15 +41,31 @@ AMU_KCAL = 4184.0 / 6.02214076e23 * 1e20 / 1.66053906660e-27  # (kcal/mol/Å²)/
 MIN_TIMESTEP = 0.1
 
 
-def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0) -> float:
+HMR_FACTOR = 3  # repartitioned hydrogens weigh 3 × 1.008 amu (Feenstra, Hess & Berendsen 1999; Hopkins et al. 2015)
+
+
+def repartitioned_masses(n_carbons: int, n_hydrogens: int, factor: int = HMR_FACTOR) -> dict[str, float]:
+    """Hydrogen mass repartitioning (amu): each H weighs `factor` × its mass, the carbons give up what
+    the hydrogens gain, evenly, so the molecule's mass, and with it the density, is unchanged. The
+    equilibrium distribution of configurations does not depend on the masses; the C–H vibrations slow
+    by √(μ'/μ), so a longer step resolves them as well."""
+    h = factor * MASS["H"]
+    c = MASS["C"] - n_hydrogens / n_carbons * (h - MASS["H"])
+    if c <= h:
+        raise ForceFieldError(f"hydrogen mass repartitioning ×{factor} leaves the carbons {c:.3f} amu: too light")
+    return {"C": round(c, 6), "H": round(h, 6)}
+
+
+def timestep(forcefield: dict, steps_per_period: int = 10, maximum: float = 1.0,
+             masses: dict[str, float] = MASS) -> float:
     """Time step (fs) resolving the fastest bond vibration with `steps_per_period` steps, ≤ `maximum`.
 
-    Harmonic bond E = K (r − r0)² has spring constant 2K; ω = sqrt(2K/μ) with the reduced mass μ.
-    ForceFieldError when that is below MIN_TIMESTEP (a bond too stiff to simulate).
+    Harmonic bond E = K (r − r0)² has spring constant 2K; ω = sqrt(2K/μ) with the reduced mass μ
+    (of `masses`, amu). ForceFieldError when that is below MIN_TIMESTEP (a bond too stiff to simulate).
     """
     periods = []
     for bond, (a, b) in {"CC": ("C", "C"), "CH": ("C", "H")}.items():
-        mu = MASS[a] * MASS[b] / (MASS[a] + MASS[b])
+        mu = masses[a] * masses[b] / (masses[a] + masses[b])
         omega = math.sqrt(2 * forcefield["bonds"][bond]["k"] * AMU_KCAL / mu)  # rad/s
         periods.append(2 * math.pi / omega * 1e15)  # fs
     dt = min(maximum, min(periods) / steps_per_period)

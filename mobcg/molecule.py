@@ -172,6 +172,12 @@ def molar_mass(value: str) -> float:
     return round(mol.GetNumAtoms() * MASS["C"] + n_h * MASS["H"], 6)
 
 
+def composition(value: str) -> tuple[int, int]:
+    """(carbons, hydrogens) of the molecule, from the graph."""
+    _, _, mol = _checked(value)
+    return mol.GetNumAtoms(), sum(a.GetTotalNumHs() for a in mol.GetAtoms())
+
+
 @lru_cache(maxsize=None)
 def build(name: str = DEFAULT, seed: int = 7) -> Molecule:
     """Build the molecule with RDKit (ETKDG geometry, MMFF-relaxed) and type it for OPLS-AA."""

@@ -18,6 +18,9 @@ import copy
 # 1.6× today's throughput at 48 and 125 molecules, D_AA unmoved, but not free: at fixed volume the pressure is
 # 140 ± 50 atm lower than with velocity Verlet at 1 fs, so the NPT density is 1.3 ± 0.5 % higher
 # (benchmarks/README.md, issue 21). A preset that needs the density better than that sets "respa": 1.
+# "hmr": true (with "respa": 1) is the other way to the same speed: hydrogen mass repartitioning, velocity
+# Verlet at the step that resolves the slower C-H vibration (1.72 fs for OPLS-AA), NVE drift as today's.
+# Its NVT pressure shift is a third of r-RESPA's and unresolved (-52 ± 36 atm against -145 ± 35).
 FAST_AA = {"respa": 2, "skin": 1.5, "stress_ps": 0.02}
 
 # CG productions at the paper's size (issue 20): the AA COM box replicated to >= 1000 beads, where a

@@ -57,3 +57,73 @@ def test_respa_keeps_the_bonded_time_step_and_the_thermostat_times():
         assert (md["tdamp"], md["pdamp"]) == (pytest.approx(100 * inner), pytest.approx(1000 * inner))
     assert aa.timestep(stiff) < 1.0
     assert aa.md_settings(forcefield.OPLS_AA, TODAY)["timestep"] == 1.0
+
+
+def test_hydrogen_mass_repartitioning_keeps_the_molecule_and_slows_only_the_c_h_bond():
+    """HMR (aa "hmr": true): H 3 × 1.008 amu, the carbons lighter by what the hydrogens gain, so C8H18 still
+    weighs 114.23 g/mol (8 × 12.011 + 18 × 1.008); the step is the one that gives the repartitioned C–H
+    bond (reduced mass 2.154 amu, K = 340 kcal/mol/Å²) today's 10 steps per period, from SI constants."""
+    m = forcefield.repartitioned_masses(*molecule.composition(molecule.DEFAULT))
+    assert m["H"] == pytest.approx(3.024) and 8 * m["C"] + 18 * m["H"] == pytest.approx(114.232, abs=1e-6)
+    mu = m["C"] * m["H"] / (m["C"] + m["H"]) * 1.66053906660e-27  # kg
+    k = 2 * 340.0 * 4184.0 / 6.02214076e23 * 1e20  # J/m², the spring constant 2K
+    period_fs = 2 * np.pi * np.sqrt(mu / k) * 1e15  # 17.2 fs, against 11.3 fs with the true masses
+    md = aa.md_settings(forcefield.OPLS_AA, {"hmr": True}, molecule.composition(molecule.DEFAULT))
+    assert md["timestep"] == pytest.approx(np.floor(period_fs * 10) / 100) and md["timestep"] > 1.6
+    # the thermostat and barostat keep today's times: only the integration changes
+    assert (md["tdamp"], md["pdamp"]) == (100.0, 1000.0)
+    assert md["masses"] == m
+    assert aa.md_settings(forcefield.OPLS_AA, TODAY)["masses"] is None
+
+
+def test_hmr_changes_no_force(tmp_path, configuration):
+    """Masses enter the integration only: HMR's forces and energies are today's, and its input sets them."""
+    today = _forces(tmp_path, configuration, TODAY, "today")
+    hmr = _forces(tmp_path, configuration, {"respa": 1, "skin": 2.0, "hmr": True}, "hmr")
+    np.testing.assert_allclose(hmr["forces"], today["forces"], rtol=0, atol=1e-6 * np.abs(today["forces"]).max())
+    assert hmr["PotEng"] == pytest.approx(today["PotEng"], rel=1e-9)
+    rendered = (tmp_path / "hmr" / "single_point.in").read_text()
+    assert "mass            1 7.475" in rendered and "mass            2 3.024" in rendered
+
+
+def test_hmr_production_writes_the_true_centres_of_mass(tmp_path, monkeypatch):
+    """With repartitioned masses the production still writes each molecule's centre of mass weighted by
+    the true masses (C 12.011, H 1.008): the COM RDF and MSD are those of the real molecule. Checked by
+    rerunning the job's own rendered input with the atoms dumped at the first frame."""
+    import copy
+    import subprocess
+
+    import signac
+
+    from mobcg import lammps
+    from mobcg.init import statepoint
+    from mobcg.lammps import trajectory
+
+    preset = copy.deepcopy(presets.PRESETS["tiny"])
+    preset["aa"].update(respa=1, hmr=True)
+    monkeypatch.setitem(presets.PRESETS, "tiny", preset)
+    job = signac.init_project(tmp_path).open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
+    aa.build(job)
+    aa.equilibrate(job, progress=None)
+    aa.sample(job, progress=None)
+    # the job's own production input, rerun beside it with the atoms dumped at every frame
+    steps, _ = trajectory.read_vector_file(job.fn("sample_aa.0.com"))
+    every = int(steps[1] - steps[0])
+    text = open(job.fn("sample_aa.0.in")).read().replace("read_restart    aa_equilibrated.restart",
+                                                           f"read_restart    {job.fn('aa_equilibrated.restart')}")
+    text = text.replace("\nrun ", f"\ndump            atoms all custom {every} atoms.dump id mol type xu yu zu\n"
+                                  "dump_modify     atoms sort id format float %.10g\nrun ", 1)
+    (tmp_path / "rerun.in").write_text(text.replace("sample_aa.", "rerun."))
+    subprocess.run(lammps.command(1) + ["-in", "rerun.in", "-screen", "none", "-nocite"], cwd=tmp_path, check=True)
+    steps, rows = trajectory.read_vector_file(tmp_path / "rerun.0.com")
+    lines = (tmp_path / "atoms.dump").read_text().splitlines()
+    at = [i for i, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP") and int(lines[i + 1]) == steps[0]][0]
+    atoms = np.loadtxt(lines[at + 9:at + 9 + 27 * 26])
+    mol = atoms[:, 1].astype(int)
+
+    def centres(mass_c, mass_h):
+        w = np.where(atoms[:, 2] == 1, mass_c, mass_h)
+        return np.array([np.average(atoms[mol == m, 3:6], axis=0, weights=w[mol == m]) for m in range(1, 28)])
+
+    np.testing.assert_allclose(rows[0][:, -3:], centres(12.011, 1.008), atol=1e-4)
+    assert np.abs(centres(7.475, 3.024) - centres(12.011, 1.008)).max() > 0.01  # Å: another point
