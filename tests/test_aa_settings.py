@@ -36,7 +36,7 @@ def test_the_presets_aa_settings_give_todays_forces_to_1e_6(tmp_path, configurat
     assert f0.shape == (27 * 26, 3)
     scale = np.abs(f0).max()
     assert scale > 1.0  # kcal/mol/Å: the RDKit conformers are not at the force field's minimum
-    for md in (presets.FAST_AA, {"respa": 2, "skin": 1.0}, {"respa": 1, "skin": 1.5}):
+    for md in (presets.RESPA_AA, presets.FAST_AA, {"respa": 2, "skin": 1.0}, {"respa": 1, "skin": 1.5}):
         other = _forces(tmp_path, configuration, md, f"respa{md['respa']}_skin{md['skin']}")
         np.testing.assert_allclose(other["forces"], f0, rtol=0, atol=1e-6 * scale, err_msg=str(md))
         for term in ("PotEng", "E_bond", "E_angle", "E_dihed", "E_vdwl", "E_coul", "E_long"):
@@ -52,7 +52,7 @@ def test_respa_keeps_the_bonded_time_step_and_the_thermostat_times():
     stiff = forcefield.nest(forcefield.flatten(forcefield.OPLS_AA) | {"K_CH": 900.0})
     for ff in (forcefield.OPLS_AA, stiff):
         inner = aa.timestep(ff)
-        md = aa.md_settings(ff, presets.get("demo")["aa"])
+        md = aa.md_settings(ff, presets.get("campaign")["aa"])
         assert md["inner_timestep"] == inner and md["timestep"] == pytest.approx(2 * inner)
         assert (md["tdamp"], md["pdamp"]) == (pytest.approx(100 * inner), pytest.approx(1000 * inner))
     assert aa.timestep(stiff) < 1.0
