@@ -92,6 +92,7 @@ def test_hmr_production_writes_the_true_centres_of_mass(tmp_path, monkeypatch):
     rerunning the job's own rendered input with the atoms dumped at the first frame."""
     import copy
     import subprocess
+    from pathlib import Path
 
     import signac
 
@@ -109,8 +110,8 @@ def test_hmr_production_writes_the_true_centres_of_mass(tmp_path, monkeypatch):
     # the job's own production input, rerun beside it with the atoms dumped at every frame
     steps, _ = trajectory.read_vector_file(job.fn("sample_aa.0.com"))
     every = int(steps[1] - steps[0])
-    text = open(job.fn("sample_aa.0.in")).read().replace("read_restart    aa_equilibrated.restart",
-                                                           f"read_restart    {job.fn('aa_equilibrated.restart')}")
+    text = Path(job.fn("sample_aa.0.in")).read_text().replace("read_restart    aa_equilibrated.restart",
+                                                                f"read_restart    {job.fn('aa_equilibrated.restart')}")
     text = text.replace("\nrun ", f"\ndump            atoms all custom {every} atoms.dump id mol type xu yu zu\n"
                                   "dump_modify     atoms sort id format float %.10g\nrun ", 1)
     (tmp_path / "rerun.in").write_text(text.replace("sample_aa.", "rerun."))
