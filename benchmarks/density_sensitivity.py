@@ -10,8 +10,8 @@ preset's own setting. The paper gives 0.735 g/cm³ for 1000 molecules; we have h
 
     python benchmarks/density_sensitivity.py --job benchmark_runs/small_check/presets/workspace/<id> --ps 60
 
-NPT runs of 40-60 ps resolve about ±0.3 % per setting. `--rerun` resolves far less than that, at a fraction of
-the cost: one NVT run (the preset's settings, velocity Verlet at 1 fs unless `--respa 2`, the box's own
+NPT runs of 40-60 ps resolve about ±0.3 % per setting. `--rerun` resolves shifts far smaller than that, at a
+fraction of the cost: one NVT run (the preset's settings, velocity Verlet at 1 fs unless `--respa 2`, the box's own
 volume) dumps a frame every `--every` ps, and every setting reads the same frames back (LAMMPS `rerun`). The
 pressure difference per frame is then exact for the frame, and its mean over frames is the first-order shift
 of the NVT pressure, ΔP; at fixed pressure the density moves by Δρ/ρ = −κ_T·ΔP. κ_T is measured from the
@@ -83,7 +83,7 @@ def compressibility(job, temperature: float) -> tuple[float, float]:
 
 def rerun(job, preset: dict, args) -> None:
     """The NVT frames of the preset's own settings, read back under each variant: ΔP per frame."""
-    preset["aa"]["respa"] = args.respa
+    preset["aa"].update(respa=args.respa, hmr=False)  # the true masses: Verlet at 1 fs, or r-RESPA
     nvt, ctx = render(job, preset, "nvt_frames", None, [], args.ps)
     every = lammps.steps(args.every, ctx["timestep"])
     text, n = re.subn(r"fix\s+ensemble all npt temp (\S+) (\S+) (\S+) iso .*", r"fix             ensemble all nvt temp \1 \2 \3",
