@@ -167,9 +167,8 @@ def descriptors(value: str) -> dict[str, float]:
 
 def molar_mass(value: str) -> float:
     """Molar mass (g/mol) with this module's atomic masses, from the graph (no 3D build)."""
-    _, _, mol = _checked(value)
-    n_h = sum(a.GetTotalNumHs() for a in mol.GetAtoms())
-    return round(mol.GetNumAtoms() * MASS["C"] + n_h * MASS["H"], 6)
+    n_c, n_h = composition(value)
+    return round(n_c * MASS["C"] + n_h * MASS["H"], 6)
 
 
 def composition(value: str) -> tuple[int, int]:
