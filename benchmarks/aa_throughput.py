@@ -286,12 +286,12 @@ def check(args) -> None:
     """Density and D_AA at `--check-preset`, today's settings against the preset's (see the docstring)."""
     root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="mobcg-aa-check-"))
     print(f"projects under {root} (rerun with --root {root} to resume)", flush=True)
-    # the preset's arm first: its boxes are also the independent productions of benchmarks/reference_protocol.py
+    # (the preset's boxes are also the independent productions of benchmarks/reference_protocol.py)
     base = args.check_preset
     own = {k: presets.PRESETS[base]["aa"].get(k, False) for k in ("respa", "skin", "hmr")}
     arms = {"presets": PRESET if args.presets_respa else own, "today": TODAY, "hmr": HMR}
     settings = {label: arms[label] for label in args.arms.split(",")}
-    rows = {}
+    projects, counts, rows = {}, {}, {}
     for label, aa_settings in settings.items():
         name = f"{base}-{label}"
         presets.PRESETS[name] = copy.deepcopy(presets.PRESETS[base])
@@ -300,9 +300,14 @@ def check(args) -> None:
             presets.PRESETS[name]["aa"]["production_ps"] = args.production_ps
         if args.production_max_ps:
             presets.PRESETS[name]["aa"]["production_max_ps"] = args.production_max_ps
-        project = signac.init_project(root / label)
+        projects[label] = (signac.init_project(root / label), name)
+        counts[label] = args.replicas_today or args.replicas if label == "today" else args.replicas
         rows[label] = []
-        for k in range(args.replicas_today or args.replicas if label == "today" else args.replicas):
+    # replica by replica across the arms, so that a check cut short still compares like with like
+    for k in range(max(counts.values())):
+        for label, (project, name) in projects.items():
+            if k >= counts[label]:
+                continue
             job = project.open_job(statepoint(OPLS_AA, name, replica=k)).init()
             t0 = time.monotonic()
             if "D_AA" not in job.doc:  # (resumed with --root: the stages resume where they stopped)
