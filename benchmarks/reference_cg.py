@@ -11,7 +11,8 @@ Density: bag2022_ibi_test_systems.tsv has no density column (columns: test_syste
 alpha and the 19 bonded parameters), and the T-systems' AA densities are not published. The
 drawn bond lengths change the AA density a lot (T1: r0_CH = 1.56 Å), and the OPLS reference
 density 0.735 g/cm³ is wrong for them: T1's potential gives ~1000 atm there and D_CG 7x too small.
-Their IBI potentials were pressure-corrected (VOTCA) to 1 atm at the AA density, so by default we
+Their IBI potentials were pressure-corrected (VOTCA) to 1 atm at the AA density (measured:
+`benchmarks/published_pressure.py`), so by default we
 recover that density with a short NPT Nosé–Hoover run at 1 atm with the CG potential itself, then
 run NVT there (T1: 0.468 g/cm³). `--density RHO` fixes the density instead (no NPT); a density
 column in the TSV, if one appears, is used the same way.
