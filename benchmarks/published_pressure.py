@@ -32,15 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg import cg, datasets, tables  # noqa: E402
 from mobcg.analysis import AVOGADRO  # noqa: E402
+from reference_cg import lattice  # noqa: E402  (this folder: the same start as the T-systems' runs)
 
 START_DENSITY = 0.70  # g/cm³, where the NPT run starts
-
-
-def lattice(n: int, length: float, seed: int = 1) -> np.ndarray:
-    """n points on the smallest simple cubic lattice holding them (a random subset of its sites)."""
-    k = int(np.ceil(n ** (1 / 3) - 1e-9))
-    sites = (np.indices((k, k, k)).reshape(3, -1).T + 0.5) * length / k
-    return sites[np.random.default_rng(seed).choice(len(sites), n, replace=False)]
 
 
 def density(n: int, length: float) -> float:
