@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg import cg, datasets, tables  # noqa: E402
 from mobcg.analysis import AVOGADRO  # noqa: E402
-from reference_cg import lattice  # noqa: E402  (this folder: the same start as the T-systems' runs)
+from reference_cg import lattice, settle_at_1atm  # noqa: E402  (this folder: as the T-systems' runs)
 
 START_DENSITY = 0.70  # g/cm³, where the NPT run starts
 
@@ -57,12 +57,8 @@ def one_pair(name, table, g_pub, r_pub, d_pub, args, work: Path):
                    production_ps=args.production_ps, frame_ps=args.frame_ps)
     length = (args.beads * cg.TMP_MASS / AVOGADRO / START_DENSITY) ** (1 / 3) * 1e8
     r_cut = float(table.r[-1])
-    npt = cg.simulate(table, work / f"{name}_npt", lattice(args.beads, length), [length] * 3, 298.15,
-                      dict(section, production_ps=args.npt_ps), r_cut=r_cut, np=args.np, job_id=f"pp-{name}-npt",
-                      gsd_name=None, keep_raw=False, pressure=1.0)
-    half = len(npt.boxes) // 2
-    l1 = float(np.cbrt(np.prod(npt.boxes[half:], axis=1).mean()))
-    start = np.mod(npt.positions[-1], npt.boxes[-1]) / npt.boxes[-1]
+    l1, start = settle_at_1atm(table, work / f"{name}_npt", lattice(args.beads, length), length, section,
+                               args.npt_ps, r_cut, args.np, f"pp-{name}-npt", gsd_name=None)
     window = (r_pub >= args.r_min) & (r_pub <= args.r_max)
     rows = []
     for s in args.scales:

@@ -55,6 +55,17 @@ def lattice(n: int, length: float, seed: int = 1) -> np.ndarray:
     return sites[np.random.default_rng(seed).choice(len(sites), n, replace=False)]
 
 
+def settle_at_1atm(table, workdir, positions, length: float, section: dict, npt_ps: float, r_cut: float,
+                   ranks: int, job_id: str, **simulate) -> tuple[float, np.ndarray]:
+    """NPT at 1 atm (Nosé–Hoover, `npt_ps`) from `positions` in a cubic box of edge `length` Å: (the mean
+    edge over the run's second half, the last frame's positions as fractions of its box)."""
+    npt = cg.simulate(table, workdir, positions, [length] * 3, 298.15, dict(section, production_ps=npt_ps),
+                      r_cut=r_cut, np=ranks, job_id=job_id, keep_raw=False, pressure=1.0, **simulate)
+    half = len(npt.boxes) // 2
+    edge = float(np.cbrt(np.prod(npt.boxes[half:], axis=1).mean()))
+    return edge, np.mod(npt.positions[-1], npt.boxes[-1]) / npt.boxes[-1]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--system", default="T1")
@@ -88,13 +99,10 @@ def main(argv=None) -> int:
         started = time.monotonic()
         positions = lattice(args.beads, length)
         if fixed is None:
-            npt = cg.simulate(table, args.workdir / f"{name}_npt", positions, [length] * 3, 298.15,
-                              dict(section, production_ps=args.npt_ps), r_cut=r_cut, np=args.np,
-                              job_id=f"bench-{name}-npt", keep_raw=False, pressure=1.0)
-            half = len(npt.boxes) // 2
-            new = float(np.cbrt(np.prod(npt.boxes[half:], axis=1).mean()))
+            new, fractions = settle_at_1atm(table, args.workdir / f"{name}_npt", positions, length, section,
+                                            args.npt_ps, r_cut, args.np, f"bench-{name}-npt")
             rho = rho * (length / new) ** 3
-            positions = np.mod(npt.positions[-1], npt.boxes[-1]) * new / npt.boxes[-1]
+            positions = fractions * new
             length = new
             print(f"{name}: NPT at 1 atm ({args.npt_ps:.0f} ps, second half averaged): {rho:.4f} g/cm³", flush=True)
         run = cg.simulate(table, args.workdir / name, positions, [length] * 3, 298.15,
