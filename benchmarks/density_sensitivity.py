@@ -35,6 +35,7 @@ import signac
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg import aa, analysis, lammps, presets  # noqa: E402
+from mobcg.lammps import trajectory  # noqa: E402
 
 VARIANTS = {  # name: (cut-off override or None, (old, new) edits of the rendered input)
     "the preset's (12 Å, tail, PPPM 1e-4)": (None, []),
@@ -73,9 +74,11 @@ def run(job, preset: dict, name: str, cutoff, edits, ps: float, np_: int) -> tup
 
 def compressibility(job, temperature: float) -> tuple[float, float]:
     """(κ_T, its standard error) in 1/atm from the volume fluctuations of the job's NPT production
-    (`sample_aa.*.box`, a row per frame: lx ly lz P), errors from four blocks."""
-    rows = np.concatenate([np.loadtxt(f, comments="#", ndmin=2) for f in sorted(Path(job.path).glob("sample_aa.*.box"))])
-    volume = rows[:, 1] * rows[:, 2] * rows[:, 3]  # Å³
+    (its `sample_aa.K.box` segments joined as the project joins them, each frame once), errors from four blocks."""
+    segments = sorted(int(f.name.split(".")[1]) for f in Path(job.path).glob("sample_aa.*.box"))
+    steps, _, by_step = trajectory.merge_segments([(job.fn(f"sample_aa.{k}.com"), job.fn(f"sample_aa.{k}.box"))
+                                                    for k in segments])
+    volume = np.array([np.prod(by_step[int(t)][:3]) for t in steps if int(t) in by_step])  # Å³
     kt = 1.380649e-23 * temperature / 101325.0 * 1e30  # k_B T in atm·Å³
     blocks = [np.var(b) / (kt * np.mean(b)) for b in np.array_split(volume, 4)]
     return np.var(volume) / (kt * volume.mean()), np.std(blocks, ddof=1) / 2
