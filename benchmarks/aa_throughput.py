@@ -57,7 +57,7 @@ from mobcg.forcefield import OPLS_AA  # noqa: E402
 from mobcg.init import statepoint  # noqa: E402
 
 # "the presets" in the names below is r-RESPA 2 × 1 fs with a 1.5 Å skin: the presets' integrator before HMR
-# became theirs, and still the campaign preset's
+# became theirs (RESPA_AA: the campaign's first 20 jobs and the tests' tiny preset)
 TODAY = {"respa": 1, "skin": 2.0, "hmr": False}
 PRESET = {"respa": 2, "skin": 1.5, "hmr": False}
 # hydrogen mass repartitioning (H 3.024 amu, the carbons lighter, the molecule's mass kept) and velocity Verlet

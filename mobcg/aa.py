@@ -51,6 +51,14 @@ def md_settings(ff: dict, section: dict, composition: tuple[int, int] | None = N
             "masses": masses, "com_weights": weights}
 
 
+def integrator(md: dict) -> str:
+    """The integration protocol of md_settings' runs, in words, for job.doc (`aa_integrator`) and a release's
+    summary: a campaign's jobs are comparable only when they say the same. The step itself follows from
+    the force field (aa.timestep) and is recorded beside it (`aa_timestep_fs`)."""
+    text = f"r-RESPA ({md['respa']} inner steps)" if md["respa"] > 1 else "velocity Verlet"
+    return ("HMR, " if md["masses"] else "") + text
+
+
 def _context(info: jobs.Info) -> dict:
     """The template context every AA input of the job shares (force field, integration, output steps)."""
     preset = info.preset
@@ -121,6 +129,8 @@ def equilibrate(job, np: int = 1, progress=print) -> None:
     molecule = build_molecule(info.molecule)
     v_mol = vdw_volume(molecule, info.forcefield)  # Å³, with the drawn bond lengths
     ctx = _equilibration_context(info, v_mol)
+    # before the runs: a set that fails here says how it ran too
+    job.doc.update({"aa_integrator": integrator(ctx), "aa_timestep_fs": ctx["timestep"]})
     check, t, eta = _npt_until_settled(info, ctx, molecule.mass, v_mol, np, progress)
     job.doc.update({"density_converged": True, "equilibration_ps": round(float(t[-1]), 3),
                     "equilibration_density": check.mean, "equilibration_density_blocks": list(check.blocks),
@@ -258,6 +268,9 @@ def sample(job, np: int = 1, progress=print) -> None:
     jobs.save_columns(info.fn(STRESS), f"t_fs pxx pyy pzz pxy pxz pyz (atm, each the mean over the "
                       f"{ctx['stress_every'] * dt:g} fs window ending at t)", steps_s * dt, *stress.T)
     trajectory.write_gsd(*frames[:3], info.fn(TRAJECTORY), dt)
+    if job.doc.get("aa_integrator") != integrator(ctx):  # the preset changed between the AA stages: both said
+        job.doc["aa_integrator"] = f"{job.doc.get('aa_integrator', 'unrecorded')} (NPT), {integrator(ctx)} (production)"
+    job.doc["aa_timestep_fs"] = dt  # the production's
     lammps.remove_restarts(info.path, "sample_aa")
     if os.path.isfile(info.fn(PRODUCTION_END)):
         os.unlink(info.fn(PRODUCTION_END))

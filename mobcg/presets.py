@@ -14,13 +14,14 @@ import copy
 
 # How the presets' AA runs integrate (issue 21, benchmarks/aa_throughput.py and benchmarks/README.md); the
 # pressure tensor averaged over 0.02 ps windows for the Green–Kubo viscosity in both.
-# FAST_AA (demo, small, paper): hydrogen mass repartitioning (H 3 × 1.008 amu, the carbons lighter by as
+# FAST_AA (demo, small, campaign, paper): hydrogen mass repartitioning (H 3 × 1.008 amu, the carbons lighter by as
 # much, the molecule's mass kept) and velocity Verlet at the step that resolves the slower C-H bond with
 # today's 10 steps per period (1.72 fs for OPLS-AA), today's 2 Å skin. 1.6-1.8× the throughput of Verlet at
 # 1 fs at 48 and 125 molecules, forces unchanged, NVE drift as at 1 fs; the reference's NPT density and D_AA
 # over five boxes within their errors of Verlet at 1 fs (NVT pressure at fixed volume -52 ± 36 atm).
 FAST_AA = {"respa": 1, "skin": 2.0, "hmr": True, "stress_ps": 0.02}
-# RESPA_AA (campaign, whose jobs all ran with it: a release holds one protocol; tiny, the tests'): r-RESPA
+# RESPA_AA (tiny, the tests'; the campaign's first 20 jobs, data/campaign-2026-12, before it took FAST_AA:
+# each job's aa_integrator and the release's summary say which): r-RESPA
 # with pair and k-space forces every 2 inner steps, the bonded terms at the stiffest bond's step, a 1.5 Å
 # skin. As fast, D_AA unmoved, but at fixed volume the pressure is 145 ± 35 atm lower than with Verlet at
 # 1 fs, so the NPT density is 1.3 ± 0.5 % higher. A preset that needs Verlet at 1 fs sets "respa": 1.
@@ -72,7 +73,7 @@ PRESETS: dict[str, dict] = {
         "aa": {"compress_ps": 2.0, "relax_ps": 2.0, "equilibrate_ps": 8.0, "equilibrate_block_ps": 4.0,
                "density_window_ps": 6.0, "equilibrate_max_ps": 40.0, "production_ps": 30.0,
                "production_growth": 1.5, "production_max_ps": 150.0, "packing_start": 0.50, "frame_ps": 0.2,
-               "density_every_ps": 0.1, "cutoff": 10.0, "np": 2, **RESPA_AA},
+               "density_every_ps": 0.1, "cutoff": 10.0, "np": 2, **FAST_AA},
         "analysis": {"rdf_bins": 115, "rdf_r_max": 11.5, "density_tol": 0.015, "liquid_packing": 0.35},
         "ibi": {"method": "imc", "max_iterations": 10, "tol": 0.01, "p_tol": 200.0, "lam": 1.0,
                 "r_cut": 11.0, "rdf_dr": 0.1, "equilibrate_ps": 5.0, "production_ps": 60.0,

@@ -15,6 +15,7 @@ Units as everywhere: Å, fs, kcal/mol; D in 1e-9 m²/s; viscosities in mPa·s.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -130,6 +131,9 @@ def write_summary(target, name: str, description: str = "") -> dict:
         "failed_by_stage": {s: sum(1 for d in failed if d.get("failed_stage") == s)
                             for s in sorted({d.get("failed_stage", "?") for d in failed})},
         "presets": sorted({sp.get("preset", "demo") for sp in sps.values()}),
+        # jobs per AA integrator (aa.integrator): one protocol, or the release says which jobs differ
+        "aa_integrators": dict(sorted(collections.Counter(d.get("aa_integrator", "unrecorded")
+                                                          for d in docs.values()).items())),
         "commits": sorted({p["commit"] for p in prov if "commit" in p}),
         "lammps": sorted({p["lammps"] for p in prov if "lammps" in p}),
         "machines": sorted({p["machine"] for p in prov if "machine" in p}),

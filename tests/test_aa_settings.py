@@ -52,7 +52,7 @@ def test_respa_keeps_the_bonded_time_step_and_the_thermostat_times():
     stiff = forcefield.nest(forcefield.flatten(forcefield.OPLS_AA) | {"K_CH": 900.0})
     for ff in (forcefield.OPLS_AA, stiff):
         inner = aa.timestep(ff)
-        md = aa.md_settings(ff, presets.get("campaign")["aa"])
+        md = aa.md_settings(ff, presets.RESPA_AA)
         assert md["inner_timestep"] == inner and md["timestep"] == pytest.approx(2 * inner)
         assert (md["tdamp"], md["pdamp"]) == (pytest.approx(100 * inner), pytest.approx(1000 * inner))
     assert aa.timestep(stiff) < 1.0
@@ -76,6 +76,18 @@ def test_hydrogen_mass_repartitioning_keeps_the_molecule_and_slows_only_the_c_h_
     assert aa.md_settings(forcefield.OPLS_AA, TODAY)["masses"] is None
 
 
+def test_a_job_says_how_its_aa_runs_integrate():
+    """job.doc.aa_integrator (aa.integrator) names the protocol, the step aside (it follows from each
+    force field). Every preset a campaign or a user runs integrates as FAST_AA (issue 21's winner); only the
+    tests' tiny keeps r-RESPA."""
+    composition = molecule.composition(molecule.DEFAULT)
+    described = {name: aa.integrator(aa.md_settings(forcefield.OPLS_AA, section, composition))
+                 for name, section in (("fast", presets.FAST_AA), ("respa", presets.RESPA_AA), ("today", TODAY))}
+    assert described == {"fast": "HMR, velocity Verlet", "respa": "r-RESPA (2 inner steps)",
+                         "today": "velocity Verlet"}
+    assert {name for name, p in presets.PRESETS.items() if p["aa"].get("hmr")} == {"demo", "campaign", "small", "paper"}
+
+
 def test_hmr_changes_no_force(tmp_path, configuration):
     """Masses enter the integration only: HMR's forces and energies are today's, and its input sets them."""
     today = _forces(tmp_path, configuration, TODAY, "today")
@@ -89,7 +101,8 @@ def test_hmr_changes_no_force(tmp_path, configuration):
 def test_hmr_production_writes_the_true_centres_of_mass(tmp_path, monkeypatch):
     """With repartitioned masses the production still writes each molecule's centre of mass weighted by
     the true masses (C 12.011, H 1.008): the COM RDF and MSD are those of the real molecule. Checked by
-    rerunning the job's own rendered input with the atoms dumped at the first frame."""
+    rerunning the job's own rendered input with the atoms dumped at the first frame. The NPT before it ran
+    r-RESPA (a preset changed between the stages), and job.doc.aa_integrator says so."""
     import copy
     import subprocess
     from pathlib import Path
@@ -100,13 +113,16 @@ def test_hmr_production_writes_the_true_centres_of_mass(tmp_path, monkeypatch):
     from mobcg.init import statepoint
     from mobcg.lammps import trajectory
 
+    job = signac.init_project(tmp_path).open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
+    aa.build(job)
+    aa.equilibrate(job, progress=None)  # the tiny preset's r-RESPA
     preset = copy.deepcopy(presets.PRESETS["tiny"])
     preset["aa"].update(respa=1, hmr=True)
     monkeypatch.setitem(presets.PRESETS, "tiny", preset)
-    job = signac.init_project(tmp_path).open_job(statepoint(forcefield.OPLS_AA, "tiny")).init()
-    aa.build(job)
-    aa.equilibrate(job, progress=None)
     aa.sample(job, progress=None)
+    # a preset changed between the stages: the job says how each ran
+    assert job.doc["aa_integrator"] == "r-RESPA (2 inner steps) (NPT), HMR, velocity Verlet (production)"
+    assert job.doc["aa_timestep_fs"] == 1.72  # the production's step, computed above
     # the job's own production input, rerun beside it with the atoms dumped at every frame
     steps, _ = trajectory.read_vector_file(job.fn("sample_aa.0.com"))
     every = int(steps[1] - steps[0])

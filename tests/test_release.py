@@ -101,6 +101,7 @@ def test_the_ended_job_is_released_small_and_committed(campaign_root):
     assert doc["alpha"] == job.doc["alpha"] and str(root) not in json.dumps(doc)  # no machine paths
     summary = json.loads((root / "data" / "rel" / "release.json").read_text())
     assert summary["jobs"] == 1 and summary["finished"] == 1
+    assert summary["aa_integrators"] == {"r-RESPA (2 inner steps)": 1}  # the tiny preset's, as its job recorded
     log = sh(root, "git", "log", "--format=%s").stdout.splitlines()
     assert log == [f"data: rel: job {job.id[:8]} alpha {job.doc['alpha']:.2f}"], log
     assert sh(root, "git", "status", "--porcelain", "data").stdout == ""  # all of it committed
@@ -141,4 +142,5 @@ def test_a_reexport_sees_every_change_and_ignores_a_killed_exports_leftovers(cam
     summary = release.export([job], target)
     assert json.loads(stored.read_text())["note"] == "reanalysed"
     assert summary["jobs"] == 1 and summary["finished"] == 1
+    assert summary["aa_integrators"] == {"r-RESPA (2 inner steps)": 1}  # the tiny preset's, as its job recorded
     assert not (target / release.JOBS / f".{job.id}.old").exists()
