@@ -163,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--commit", action="store_true", help="git-commit the release folder after each ended job")
     c.add_argument("--nice", type=int, default=19, help="niceness of the workers (default 19)")
     c.add_argument("--limit", type=int, default=None, help="run at most this many jobs")
+    c.add_argument("--redo-other-integrator", action="store_true",
+                   help="first run again the ended jobs whose AA runs integrated otherwise than their preset does "
+                        "now (job.doc.aa_integrator; their old files kept in superseded/)")
     r = sub.add_parser("release", help="export the project's ended jobs into a data release folder")
     r.add_argument("target", help="release folder, e.g. data/campaign-2026-12")
     r.add_argument("--root", default=".", help="project directory (default: here)")
@@ -175,7 +178,8 @@ def main(argv=None) -> int:
         return _summary(args)
     if args.command == "campaign":
         from . import campaign
-        return campaign.run(args.root, args.workers, args.release, args.commit, args.nice, limit=args.limit)
+        return campaign.run(args.root, args.workers, args.release, args.commit, args.nice, limit=args.limit,
+                            redo=args.redo_other_integrator)
     if args.command == "release":
         import signac
 

@@ -59,10 +59,21 @@ def integrator(md: dict) -> str:
     return ("HMR, " if md["masses"] else "") + text
 
 
+def _md(info: jobs.Info) -> dict:
+    section = info.preset["aa"]
+    return md_settings(info.forcefield, section, composition(info.molecule) if section.get("hmr") else None)
+
+
+def planned_integrator(job) -> str:
+    """How the job's AA runs integrate under its preset as it stands (aa.integrator): what a campaign
+    compares with the job's own record (job.doc.aa_integrator) after a preset changed."""
+    return integrator(_md(jobs.info(job)))
+
+
 def _context(info: jobs.Info) -> dict:
     """The template context every AA input of the job shares (force field, integration, output steps)."""
     preset = info.preset
-    md = md_settings(info.forcefield, preset["aa"], composition(info.molecule) if preset["aa"].get("hmr") else None)
+    md = _md(info)
     frame_every = lammps.steps(preset["aa"]["frame_ps"], md["timestep"])
     return {"ff": info.forcefield, "lj": NONBONDED["lj"], "special14": NONBONDED["special_lj_coul_14"],
             "cutoff": preset["aa"]["cutoff"], **md, "temperature": info.T, "pressure": info.P, "job_id": info.id,

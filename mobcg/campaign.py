@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import signac
 
-from . import release
+from . import aa, files, release
 
 # reference first (it anchors the comparison with the paper), then the draws in the order made
 ORDER = {"reference": 0, "published": 1, "params": 1, "random": 2, "suggested": 3}
@@ -33,6 +34,37 @@ ORDER = {"reference": 0, "published": 1, "params": 1, "random": 2, "suggested": 
 def pending(project) -> list:
     jobs = [j for j in project if not release.ended(j.document())]
     return sorted(jobs, key=lambda j: (ORDER.get(j.doc.get("draw"), 2), j.id))
+
+
+# what init.py gives a job's document: all a job run again keeps
+INIT_KEYS = ("holdout", "reference", "published", "draw", "draw_seed")
+SUPERSEDED = "superseded"
+
+
+def redo_other_integrator(project, progress=print) -> list[str]:
+    """Ended jobs whose AA runs integrated otherwise than their preset does now (job.doc.aa_integrator
+    against aa.planned_integrator, e.g. the campaign's first jobs ran r-RESPA before the preset took HMR):
+    each job's files are moved into superseded/<n>/ with its document, and the document is set back to
+    what init.py gave it, so the campaign runs the job again under one protocol. The release keeps the
+    old results until the new ones replace them (and git keeps both). Returns the ids."""
+    redone = []
+    for job in sorted(project, key=lambda j: j.id):
+        doc = job.document()
+        if not release.ended(doc) or doc.get("released") or doc.get("aa_integrator", None) in (None, aa.planned_integrator(job)):
+            continue
+        folder = Path(job.path)
+        superseded = folder / SUPERSEDED
+        old = superseded / str(len(list(superseded.iterdir())) if superseded.is_dir() else 0)
+        old.mkdir(parents=True)
+        for path in list(folder.iterdir()):
+            if path.name not in (SUPERSEDED, "signac_statepoint.json", "signac_job_document.json"):
+                shutil.move(str(path), old / path.name)
+        files.write_json(old / "signac_job_document.json", doc)
+        job.document.reset({k: doc[k] for k in INIT_KEYS if k in doc})
+        progress(f"campaign: job {job.id} ran {doc['aa_integrator']}, its preset now {aa.planned_integrator(job)}: "
+                 f"runs again (the old files in {old.relative_to(folder)})")
+        redone.append(job.id)
+    return redone
 
 
 def commit(path: Path, message: str, attempts: int = 5) -> bool:
@@ -61,10 +93,13 @@ def _lower_session_priority(nice: int) -> None:
 
 
 def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool = False, nice: int = 19,
-        np_: int = 1, progress=print, limit: int | None = None) -> int:
-    """Run the campaign in the project at `root` (see the module docstring); returns an exit status."""
+        np_: int = 1, progress=print, limit: int | None = None, redo: bool = False) -> int:
+    """Run the campaign in the project at `root` (see the module docstring); returns an exit status.
+    `redo`: first send the ended jobs of another AA integrator back to the queue (redo_other_integrator)."""
     root = Path(root).resolve()
     project = signac.get_project(root)
+    if redo:
+        redo_other_integrator(project, progress)
     queue = pending(project)[:limit]
     target_path = Path(target).resolve() if target else None
     if target_path:

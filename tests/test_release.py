@@ -144,3 +144,44 @@ def test_a_reexport_sees_every_change_and_ignores_a_killed_exports_leftovers(cam
     assert summary["jobs"] == 1 and summary["finished"] == 1
     assert summary["aa_integrators"] == {"r-RESPA (2 inner steps)": 1}  # the tiny preset's, as its job recorded
     assert not (target / release.JOBS / f".{job.id}.old").exists()
+
+
+def test_a_preset_that_changed_integrator_sends_its_ended_jobs_back(tmp_path, monkeypatch):
+    """After the tiny preset moves from r-RESPA to HMR, `campaign --redo-other-integrator` sends back to the
+    queue the ended jobs whose record says r-RESPA, their files and document kept in superseded/0, the
+    document reset to init.py's keys; an ended job that ran HMR and a job not yet ended stay as they are."""
+    import copy
+
+    from mobcg import campaign, forcefield, presets
+    from mobcg.init import statepoint
+
+    project = signac.init_project(tmp_path)
+    jobs = {}
+    for k, (integrator, ended) in enumerate([("r-RESPA (2 inner steps)", True), ("HMR, velocity Verlet", True),
+                                              ("r-RESPA (2 inner steps)", False)]):
+        job = jobs[k] = project.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=k)).init()
+        job.doc.update({"draw": "random", "draw_seed": 7, "holdout": k == 0, "aa_integrator": integrator,
+                        "equilibration_density": 0.73})
+        if ended:
+            job.doc.update({"failed": True, "failed_stage": "sample_aa", "failure_reason": "too slow"})
+        (Path(job.path) / "ibi").mkdir()
+        for name in ("aa.data", "sample_aa.0.log", "ibi/ibi.json"):
+            Path(job.fn(name)).write_text(name)
+    preset = copy.deepcopy(presets.PRESETS["tiny"])
+    preset["aa"].update(respa=1, hmr=True)
+    monkeypatch.setitem(presets.PRESETS, "tiny", preset)
+    said = []
+    assert campaign.redo_other_integrator(project, said.append) == [jobs[0].id]
+    assert "ran r-RESPA (2 inner steps), its preset now HMR, velocity Verlet" in said[0], said
+    assert jobs[0].document() == {"draw": "random", "draw_seed": 7, "holdout": True}
+    kept = Path(jobs[0].path)
+    assert sorted(p.name for p in kept.iterdir()) == ["signac_job_document.json", "signac_statepoint.json",
+                                                       campaign.SUPERSEDED]
+    old = kept / campaign.SUPERSEDED / "0"
+    assert (old / "ibi" / "ibi.json").read_text() == "ibi/ibi.json" and (old / "aa.data").is_file()
+    assert json.loads((old / "signac_job_document.json").read_text())["failure_reason"] == "too slow"
+    for k in (1, 2):
+        assert jobs[k].doc["aa_integrator"] in ("HMR, velocity Verlet", "r-RESPA (2 inner steps)")
+        assert Path(jobs[k].fn("ibi/ibi.json")).is_file() and "equilibration_density" in jobs[k].doc
+    assert [j.id for j in campaign.pending(project)] == sorted([jobs[0].id, jobs[2].id])
+    assert campaign.redo_other_integrator(project, said.append) == []  # done once
