@@ -315,16 +315,17 @@ def check(args) -> None:
                 job.isfile(aa.EQUILIBRATED) or aa.equilibrate(job, np=args.np, progress=None)
                 job.isfile(aa.TRAJECTORY) or aa.sample(job, np=args.np, progress=None)
                 aa.analyze(job)
-            rows[label].append((job.doc["density"], job.doc["D_AA"], job.doc["production_ps"]))
+            rows[label].append((job.doc["density"], job.doc["D_AA"], job.doc["density_err"], job.doc["D_AA_err"]))
             print(f"{label} replica {k}: density {job.doc['density']:.4f} g/cm³, D_AA {job.doc['D_AA']:.3f} ± "
                   f"{job.doc['D_AA_err']:.3f} ({job.doc['production_ps']:.0f} ps production, "
                   f"{(time.monotonic() - t0) / 60:.1f} min)", flush=True)
     print(f"\n{base} preset, OPLS-AA reference, independent boxes ({', '.join(f'{k}: {len(r)}' for k, r in rows.items())}; "
-          "mean ± standard error):")
+          "mean ± standard error over boxes, or one box's own block and fit errors):")
     means = {}
     for label, r in rows.items():
         a = np.array(r)
-        means[label] = [(a[:, i].mean(), a[:, i].std(ddof=1) / np.sqrt(len(a))) for i in (0, 1)]
+        means[label] = [(a[:, i].mean(), a[:, i].std(ddof=1) / np.sqrt(len(a)) if len(a) > 1 else a[0, i + 2])
+                        for i in (0, 1)]
         print(f"  {label:8s} density {means[label][0][0]:.4f} ± {means[label][0][1]:.4f}   "
               f"D_AA {means[label][1][0]:.3f} ± {means[label][1][1]:.3f}")
     for label in (label for label in means if label != "today" and "today" in means):
