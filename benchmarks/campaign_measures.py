@@ -79,27 +79,39 @@ def measure_a(project, ref) -> dict:
 
 
 def measure_b(project, ref) -> dict:
+    """Our trusted liquids' D_AA, D_CG and alpha against the published ones, and the published-data models'
+    predictions of them, in two conventions: the project's (infinite-box D moved to the paper's 1000-molecule
+    box with each model's own viscosity) at the top level, and under "raw" the D as measured (48 molecules
+    AA, 1296 beads CG), which is what the published alpha behaves like (issue 20: raw against raw 0.99-1.23
+    of published on the demo's sets)."""
     from mobcg import published
     js = trusted(project)
     ours = {"D_AA": np.array([paper_box(j.doc, "AA") for j in js]),
             "D_CG": np.array([paper_box(j.doc, "CG") for j in js])}
     ours["alpha"] = ours["D_CG"] / ours["D_AA"]
+    raw = {key: np.array([j.doc[key] for j in js]) for key in ("D_AA", "D_CG")}
+    raw["alpha"] = raw["D_CG"] / raw["D_AA"]
     pub = {"D_AA": ref.D_AA, "D_CG": ref.D_CG, "alpha": ref.alpha}
-    out = {}
-    for key in ("D_AA", "D_CG", "alpha"):
-        q = lambda a: [float(np.percentile(a, p)) for p in (5, 50, 95)]  # noqa: E731
-        out[key] = {"ours_5_50_95": q(ours[key]), "published_5_50_95": q(pub[key])}
     models = published.load()
-    for key in ("D_AA", "D_CG", "alpha"):
-        pred = np.array([models.predict(forcefield.vector(j.sp.forcefield()))[key]["value"] for j in js])
-        iv = {lv: np.array([models.predict(forcefield.vector(j.sp.forcefield()))[key][f"interval_{int(lv * 100)}"]
-                            for j in js]) for lv in (0.68, 0.95)}
-        y = np.log(ours[key])
-        r2 = 1 - np.sum((y - np.log(pred)) ** 2) / np.sum((y - y.mean()) ** 2)
-        out[key] |= {"published_models_r2_log": float(r2),
-                     "coverage_68": float(np.mean((iv[0.68][:, 0] <= ours[key]) & (ours[key] <= iv[0.68][:, 1]))),
-                     "coverage_95": float(np.mean((iv[0.95][:, 0] <= ours[key]) & (ours[key] <= iv[0.95][:, 1])))}
-    return out
+    predictions = [models.predict(forcefield.vector(j.sp.forcefield())) for j in js]
+
+    def scores(values: dict) -> dict:
+        out = {}
+        for key in ("D_AA", "D_CG", "alpha"):
+            q = lambda a: [float(np.percentile(a, p)) for p in (5, 50, 95)]  # noqa: E731
+            pred = np.array([p[key]["value"] for p in predictions])
+            iv = {lv: np.array([p[key][f"interval_{int(lv * 100)}"] for p in predictions]) for lv in (0.68, 0.95)}
+            y = np.log(values[key])
+            r2 = 1 - np.sum((y - np.log(pred)) ** 2) / np.sum((y - y.mean()) ** 2)
+            out[key] = {"ours_5_50_95": q(values[key]), "published_5_50_95": q(pub[key]),
+                        "published_models_r2_log": float(r2),
+                        # log(ours / predicted): > 0 where our liquids are faster than the models say
+                        "log_ratio_median": float(np.median(y - np.log(pred))),
+                        "coverage_68": float(np.mean((iv[0.68][:, 0] <= values[key]) & (values[key] <= iv[0.68][:, 1]))),
+                        "coverage_95": float(np.mean((iv[0.95][:, 0] <= values[key]) & (values[key] <= iv[0.95][:, 1])))}
+        return out
+
+    return scores(ours) | {"raw": scores(raw), "n": len(js)}
 
 
 def measure_c(work: Path, project) -> dict:

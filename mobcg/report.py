@@ -233,6 +233,12 @@ def _campaign(folder: Path) -> list[str]:
                      f"published {p_[1]:.2f} ({p_[0]:.2f}–{p_[2]:.2f}); published-data models on ours: R²(log) "
                      f"{b[key]['published_models_r2_log']:.2f}, coverage {100 * b[key]['coverage_68']:.0f} % (68 %), "
                      f"{100 * b[key]['coverage_95']:.0f} % (95 %)")
+    if "raw" in b:  # the D as measured (48 molecules, 1296 beads): the published alpha's own convention
+        r = b["raw"]
+        lines.append("- raw D (as measured, the convention the published alpha follows): published-data models on ours: "
+                     + "; ".join(f"{key} R²(log) {r[key]['published_models_r2_log']:.2f}, coverage "
+                                 f"{100 * r[key]['coverage_68']:.0f} % / {100 * r[key]['coverage_95']:.0f} %"
+                                 for key in ("D_AA", "D_CG", "alpha")))
     lines.append(f"- pairing dataset: {c['pairs']} real pairs among {c['trusted']} trusted jobs (tol {c['tolerance']['tol']})")
     loop = m.get("closed_loop", {})
     for kind, what in (("structure", "structure-preserving potential"), ("mobility", "mobility-preserving potential"),

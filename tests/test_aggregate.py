@@ -303,7 +303,9 @@ MEASURES = {"release": "rel", "a": {"random": {"drawn": 4, "liquids": 3, "share"
                                     "ks": {"K_CC": 0.42, "r0_CC": 0.031, "K_CH": None}},
             "b": {key: {"ours_5_50_95": [1.0, 2.0, 3.0], "published_5_50_95": [1.5, 2.5, 3.5],
                         "published_models_r2_log": 0.61, "coverage_68": 0.5, "coverage_95": 0.9}
-                  for key in ("D_AA", "D_CG", "alpha")},
+                  for key in ("D_AA", "D_CG", "alpha")}
+                 | {"raw": {key: {"published_models_r2_log": r2, "coverage_68": 0.43, "coverage_95": 1.0}
+                            for key, r2 in (("D_AA", -0.28), ("D_CG", -4.4), ("alpha", 0.28))}},
             "c": {"trusted": 3, "pairs": 2, "tolerance": {"tol": 0.2}},
             "closed_loop": {"mobility": {"n": 3, "alpha_median": 1.12, "within_0.3": 0.67, "within_0.5": 1.0,
                                          "rdf_r2_median": 0.987, "rdf_r2_min": 0.95}}}
@@ -336,3 +338,4 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
     assert "## The campaign release `rel`, measured" in report
     assert "r0_CC 0.031, K_CC 0.42" in report and "2 real pairs among 3 trusted jobs" in report
     assert "alpha_pred median 1.12, 67 % within 1 ± 0.3" in report
+    assert "D_CG R²(log) -4.40, coverage 43 % / 100 %; alpha R²(log) 0.28" in report  # the raw convention's line
