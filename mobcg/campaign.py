@@ -50,7 +50,10 @@ def redo_other_integrator(project, progress=print) -> list[str]:
     redone = []
     for job in sorted(project, key=lambda j: j.id):
         doc = job.document()
-        if not release.ended(doc) or doc.get("released") or doc.get("aa_integrator", None) in (None, aa.planned_integrator(job)):
+        if not release.ended(doc) or doc.get("released") or "aa_integrator" not in doc:
+            continue  # (a job that recorded none predates the record: nothing to compare)
+        now = aa.planned_integrator(job)
+        if doc["aa_integrator"] == now:
             continue
         folder = Path(job.path)
         superseded = folder / SUPERSEDED
@@ -61,7 +64,7 @@ def redo_other_integrator(project, progress=print) -> list[str]:
                 shutil.move(str(path), old / path.name)
         files.write_json(old / "signac_job_document.json", doc)
         job.document.reset({k: doc[k] for k in INIT_KEYS if k in doc})
-        progress(f"campaign: job {job.id} ran {doc['aa_integrator']}, its preset now {aa.planned_integrator(job)}: "
+        progress(f"campaign: job {job.id} ran {doc['aa_integrator']}, its preset now {now}: "
                  f"runs again (the old files in {old.relative_to(folder)})")
         redone.append(job.id)
     return redone
