@@ -31,14 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mobcg import cg, datasets, tables  # noqa: E402
-from mobcg.analysis import AVOGADRO  # noqa: E402
+from mobcg.molecule import box_length, density as mass_density  # noqa: E402
 from reference_cg import lattice, settle_at_1atm  # noqa: E402  (this folder: as the T-systems' runs)
 
 START_DENSITY = 0.70  # g/cm³, where the NPT run starts
 
 
 def density(n: int, length: float) -> float:
-    return n * cg.TMP_MASS / AVOGADRO / (length * 1e-8) ** 3
+    """g/cm³ of n beads of the molecule's mass in a cubic box of edge `length` Å."""
+    return mass_density(n, cg.TMP_MASS, length ** 3)
 
 
 def best_scale(scales, values) -> float:
@@ -55,7 +56,7 @@ def best_scale(scales, values) -> float:
 def one_pair(name, table, g_pub, r_pub, d_pub, args, work: Path):
     section = dict(timestep_fs=args.timestep_fs, equilibrate_ps=args.equilibrate_ps,
                    production_ps=args.production_ps, frame_ps=args.frame_ps)
-    length = (args.beads * cg.TMP_MASS / AVOGADRO / START_DENSITY) ** (1 / 3) * 1e8
+    length = box_length(args.beads, cg.TMP_MASS, START_DENSITY)
     r_cut = float(table.r[-1])
     l1, start = settle_at_1atm(table, work / f"{name}_npt", lattice(args.beads, length), length, section,
                                args.npt_ps, r_cut, args.np, f"pp-{name}-npt", gsd_name=None)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobcg import cg, lammps, tables  # noqa: E402
 from mobcg.datasets import reference_dir  # noqa: E402
-from mobcg.analysis import AVOGADRO  # noqa: E402
+from mobcg.molecule import box_length  # noqa: E402
 
 REFERENCE = reference_dir()
 POTENTIALS = "bag2022_ibi_test_potentials.tsv"
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         row, table = systems[name], pots[name]
         fixed = args.density or (float(row["density"]) if row.get("density") else None)
         rho = fixed or OPLS_DENSITY  # NPT starts from the OPLS density
-        length = (args.beads * cg.TMP_MASS / AVOGADRO / rho) ** (1 / 3) * 1e8  # Å
+        length = box_length(args.beads, cg.TMP_MASS, rho)  # Å
         r_cut = float(table.r[-1])
         section = dict(timestep_fs=args.timestep_fs, equilibrate_ps=args.equilibrate_ps,
                        production_ps=args.production_ps, frame_ps=args.frame_ps)
