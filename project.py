@@ -12,13 +12,13 @@ from pathlib import Path
 
 from flow import FlowProject, aggregator
 
-import mobcg.environments  # noqa: F401  (registers the Lichtenberg cluster environment)
 from mobcg import aa, aggregate, cg, files, jobs, summary
+from mobcg.environments import SchedulerFaults  # (importing it registers the Lichtenberg environment)
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis"
 
 
-class Project(FlowProject):
+class Project(SchedulerFaults, FlowProject):
     def _execute_operation(self, *args, **kwargs):
         # flow wraps an operation's exception in UserOperationError; with --parallel only that wrapper
         # (without its cause) comes back from the worker. Re-raise a machine fault itself, so main()

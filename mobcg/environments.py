@@ -2,7 +2,7 @@
 
 Importing this module registers the environments with flow (flow's
 ``ComputeEnvironment`` metaclass records every subclass at class-definition
-time), so ``project.py`` only needs ``import mobcg.environments  # noqa: F401``.
+time), so importing anything from it in ``project.py`` is enough (there: ``SchedulerFaults``, below).
 
 Selecting an environment
 ------------------------
@@ -38,7 +38,12 @@ found even for a project outside this repository, and flow does not warn
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from flow.environment import DefaultSlurmEnvironment
+
+from . import files
 
 
 class LichtenbergEnvironment(DefaultSlurmEnvironment):
@@ -100,4 +105,32 @@ class LichtenbergEnvironment(DefaultSlurmEnvironment):
         )
 
 
-__all__ = ["LichtenbergEnvironment"]
+class SchedulerFaults:
+    """FlowProject mixin for a scheduler that does not answer: SLURM's client installed with no
+    controller reachable (a laptop with slurm-client, a login node while the controller is down) makes
+    squeue exit non-zero, which reaches flow 0.29 as a traceback, ``--ignore-errors`` or not. ``status``
+    then goes on without the queue and says so in one line; ``submit`` stops with one line
+    (files.MachineError), since it cannot tell which operations are queued already."""
+
+    _showing_status = False
+
+    def _fetch_status(self, *args, **kwargs):
+        self._showing_status = True
+        try:
+            return super()._fetch_status(*args, **kwargs)
+        finally:
+            self._showing_status = False
+
+    def _query_scheduler_status(self, err=None, ignore_errors=False):
+        try:
+            return super()._query_scheduler_status(err=err, ignore_errors=ignore_errors)
+        except subprocess.CalledProcessError as exc:
+            said = f"the scheduler did not answer (`{' '.join(exc.cmd)}` exited with status {exc.returncode})"
+            if not self._showing_status:
+                raise files.MachineError(f"{said}; nothing was submitted") from None
+            print(f"status: {said}; the jobs are shown without their place in the queue",
+                  file=err or sys.stderr)
+            return {}
+
+
+__all__ = ["LichtenbergEnvironment", "SchedulerFaults"]
