@@ -231,14 +231,17 @@ def enough_training_jobs(*jobs_):
 @Project.post(datasets_current)
 @Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 0.5})
 def build_datasets(*jobs_):
-    aggregate.build_datasets(jobs_, ANALYSIS)
+    s = aggregate.build_datasets(jobs_, ANALYSIS)
+    print(f"build_datasets: {s['n_jobs']} trusted job(s), {s['n_train']} to train on, {s['n_holdout']} held out, "
+          f"{s['n_pairs']} mobility-preserving pair(s)")
 
 
 @Project.pre(datasets_current)
 @Project.post(models_current)
 @Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 1.0})
 def train_models(*jobs_):
-    aggregate.train_models(ANALYSIS)
+    out = aggregate.train_models(ANALYSIS)
+    print(f"train_models: {', '.join(k for k, m in out['models'].items() if 'file' in m)} on {out['n_train']} job(s)")
 
 
 def held_out(job):
@@ -258,7 +261,9 @@ def validated(job):
 @Project.post(validated)
 @Project.operation(directives={"np": ranks("cg"), "walltime": walltime})
 def validate_prediction(job):
-    aggregate.validate(job, ANALYSIS, np_=ranks("cg")(job))
+    res = aggregate.validate(job, ANALYSIS, np_=ranks("cg")(job))
+    print(f"validate_prediction: job {job.id}: " + (", ".join(
+        f"{k} {v:.3g}" for k, v in res.items() if k.startswith(("alpha_pred", "rdf_r2"))) or "no model ran"))
 
 
 def all_validated(*jobs_):
@@ -275,7 +280,7 @@ def report_current(*jobs_):
 @Project.operation(aggregator=aggregator(), directives={"np": 1, "walltime": 0.2})
 def write_report(*jobs_):
     from mobcg import report  # matplotlib only where figures are drawn
-    report.write(jobs_, ANALYSIS)
+    print(f"write_report: {report.write(jobs_, ANALYSIS)}")
 
 
 @Project.label

@@ -42,7 +42,7 @@ def finished_project(tmp_path_factory):
     project = signac.get_project(root)
     held = next(iter(project.find_jobs({"forcefield.bonds.CH.k": 300.0})))
     held.doc["holdout"] = True
-    sh(root, "project.py", "run")
+    (root / "run.out").write_text(sh(root, "project.py", "run").stdout)
     return project
 
 
@@ -324,7 +324,16 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
     for name in ("project.py", "init.py"):
         shutil.copy(REPO / name, new / name)
     sh(new, "init.py", "--import", str(rel))
-    sh(new, "project.py", "run")
+    said = sh(new, "project.py", "run").stdout.splitlines()  # each aggregate operation says what it made
+    before = aggregate.load_datasets(Path(finished_project.path) / "analysis")
+    n, held = len(before["ids"]), [j.id for j in finished_project if j.doc.get("holdout")]
+    assert (f"build_datasets: {n} trusted job(s), {n - 1} to train on, 1 held out, "
+            f"{len(before['pairs'])} mobility-preserving pair(s)") in said
+    # the held-out job's closed loop ran once, in the project that made the release, with these same models
+    assert not [line for line in said if line.startswith("validate_prediction")]
+    first = (Path(finished_project.path) / "run.out").read_text().splitlines()
+    assert [line.split(": ")[1] for line in first if line.startswith("validate_prediction")] == [f"job {held[0]}"]
+    assert f"write_report: {new / 'analysis' / 'report.md'}" in said
     old_data = aggregate.load_datasets(Path(finished_project.path) / "analysis")
     new_data = aggregate.load_datasets(new / "analysis")
     assert list(new_data["ids"]) == list(old_data["ids"]) and np.array_equal(new_data["U"], old_data["U"])
