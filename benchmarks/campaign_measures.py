@@ -63,14 +63,25 @@ def paper_box(doc: dict, model: str) -> float:
 
 
 def measure_a(project, ref) -> dict:
+    """Also, per kind of draw, the share of liquids that mobcg.suggest.liquid_probability expected
+    (its mean over the drawn sets) and how well it ranks them (ROC AUC, where both outcomes occur)."""
     from scipy import stats
-    docs = [j.doc() for j in project]
+    from sklearn.metrics import roc_auc_score
+
+    from mobcg import suggest
     out = {}
     for draw in ("random", "suggested"):
-        d = [x for x in docs if x.get("draw") == draw]
-        liquid = [x for x in d if not x.get("failed") or x.get("failed_stage") not in ("build_aa", "equilibrate_aa")]
-        out[draw] = {"drawn": len(d), "liquids": len(liquid), "share": len(liquid) / max(len(d), 1),
+        js = [j for j in project if j.doc.get("draw") == draw]
+        d = [j.doc() for j in js]
+        is_liquid = np.array([not x.get("failed") or x.get("failed_stage") not in ("build_aa", "equilibrate_aa")
+                              for x in d], dtype=bool)
+        out[draw] = {"drawn": len(d), "liquids": int(is_liquid.sum()), "share": float(is_liquid.sum()) / max(len(d), 1),
                      "trusted": sum(1 for x in d if "alpha" in x and not x.get("failed") and not aggregate.missing_flags(x))}
+        if js:
+            chance = suggest.liquid_probability(np.array([forcefield.vector(j.sp.forcefield()) for j in js]))
+            out[draw]["expected_share"] = float(chance.mean())
+            out[draw]["liquid_probability_auc"] = (float(roc_auc_score(is_liquid, chance))
+                                                   if 0 < is_liquid.sum() < len(d) else None)
     ours = np.array([forcefield.vector(j.sp.forcefield()) for j in trusted(project) if j.doc.get("draw") == "random"])
     out["ks"] = {name: float(stats.ks_2samp(ours[:, i], ref.X[:, i]).pvalue) if len(ours) > 1 else None
                  for i, name in enumerate(PARAMETER_NAMES)}

@@ -62,7 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-reference", action="store_true", help="do not add the unmodified OPLS-AA set")
     parser.add_argument("--suggest", type=int, default=0, metavar="N",
                         help="add N parameter sets from the sampling box where the models are least certain "
-                             "(acquisition: summed GP posterior variance, see mobcg.suggest); implies --n 0 "
+                             "and a liquid is likely (acquisition: summed GP posterior variance times the chance "
+                             "of a liquid, see mobcg.suggest); implies --n 0 "
                              "unless --n is given")
     parser.add_argument("--molecule", default=DEFAULT, metavar="SMILES|NAME",
                         help=f"the alkane: a SMILES (acyclic, saturated, with a chain of four carbons) or one of "

@@ -232,10 +232,11 @@ class GPModel:
         return np.maximum(1.0 - (v * v).sum(0) / amp, 0.0)
 
 
-def select_batch(model_list, candidates, n: int, extra=None) -> tuple[list[int], list[float]]:
+def select_batch(model_list, candidates, n: int, extra=None, weight=None) -> tuple[list[int], list[float]]:
     """Greedy batch of ``n`` candidate rows maximising the acquisition
-    a(x) = sum over models of the prior-normalized posterior variance of the latent target at x,
+    a(x) = w(x) · sum over models of the prior-normalized posterior variance of the latent target at x,
     each pick added to the conditioning inputs before the next (exact: variance needs no label).
+    ``weight``: w per candidate (e.g. the chance that the set gives a liquid at all; default 1).
     Returns the indices in pick order and their acquisition values."""
     picks, values = [], []
     C = np.asarray(candidates, dtype=float)
@@ -252,8 +253,9 @@ def select_batch(model_list, candidates, n: int, extra=None) -> tuple[list[int],
         var = np.maximum(amp - (V * V).sum(0), 0.0)
         states.append({"Cs": Cs, "V": V, "var": var, "amp": amp, "rows": []})
     taken = np.zeros(len(C), dtype=bool)
+    w = np.ones(len(C)) if weight is None else np.asarray(weight, dtype=float)
     for _ in range(min(n, len(C))):
-        acq = sum(s["var"] / s["amp"] for s in states)
+        acq = w * sum(s["var"] / s["amp"] for s in states)
         acq = np.where(taken, -np.inf, acq)
         i = int(np.argmax(acq))
         picks.append(i)

@@ -223,7 +223,11 @@ def _campaign(folder: Path) -> list[str]:
     lines = ["", f"## The campaign release `{m.get('release', '?')}`, measured (benchmarks/campaign_measures.py)", ""]
     for draw, x in ((k, v) for k, v in a.items() if isinstance(v, dict) and "drawn" in v):
         lines.append(f"- {draw} draws: {x['drawn']} drawn, {x['liquids']} liquids ({100 * x['share']:.0f} %), "
-                     f"{x['trusted']} trusted")
+                     f"{x['trusted']} trusted"
+                     + (f"; the chance of a liquid (mobcg.suggest) expected {100 * x['expected_share']:.0f} %"
+                        if "expected_share" in x else "")
+                     + (f", ranking them with ROC AUC {x['liquid_probability_auc']:.2f}"
+                        if x.get("liquid_probability_auc") is not None else ""))
     low = sorted((p, name) for name, p in a["ks"].items() if p is not None)[:3]
     lines.append("- the random survivors' parameters against the published 234 (KS p, lowest three): "
                  + ", ".join(f"{name} {p:.2g}" for p, name in low))
