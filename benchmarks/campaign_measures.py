@@ -73,8 +73,7 @@ def measure_a(project, ref) -> dict:
     for draw in ("random", "suggested"):
         js = [j for j in project if j.doc.get("draw") == draw]
         d = [j.doc() for j in js]
-        is_liquid = np.array([not x.get("failed") or x.get("failed_stage") not in ("build_aa", "equilibrate_aa")
-                              for x in d], dtype=bool)
+        is_liquid = np.array([release.liquid(x) for x in d], dtype=bool)
         out[draw] = {"drawn": len(d), "liquids": int(is_liquid.sum()), "share": float(is_liquid.sum()) / max(len(d), 1),
                      "trusted": sum(1 for x in d if "alpha" in x and not x.get("failed") and not aggregate.missing_flags(x))}
         if js:

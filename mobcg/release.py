@@ -49,6 +49,12 @@ def ended(doc: dict) -> bool:
     return bool(missing_flags(doc)) or "dpd_gamma" in doc or "mobility_failed" in doc
 
 
+def liquid(doc: dict) -> bool:
+    """An ended job's parameter set gave a liquid: it finished, or it failed after the AA NPT (a set that
+    gives no liquid fails in build_aa or equilibrate_aa)."""
+    return not doc.get("failed") or doc.get("failed_stage") not in ("build_aa", "equilibrate_aa")
+
+
 def _final_iteration(job) -> str | None:
     final = job.doc.get("ibi_final_iteration")
     return None if final is None else f"{cg.IBI_DIR}/iteration_{int(final):03d}.npz"
@@ -126,7 +132,7 @@ def write_summary(target, name: str, description: str = "") -> dict:
         "drawn": sum(1 for d in docs.values() if d.get("draw") in ("random", "suggested")),
         "by_draw": {k: sum(1 for d in docs.values() if d.get("draw", "other") == k)
                     for k in sorted({d.get("draw", "other") for d in docs.values()})},
-        "liquids": len(finished) + sum(1 for d in failed if d.get("failed_stage") not in ("build_aa", "equilibrate_aa")),
+        "liquids": len(finished) + sum(1 for d in failed if liquid(d)),
         "finished": len(finished), "trusted": len(trusted),
         "failed_by_stage": {s: sum(1 for d in failed if d.get("failed_stage") == s)
                             for s in sorted({d.get("failed_stage", "?") for d in failed})},

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import forcefield, published, suggest
+from mobcg import forcefield, published, release, suggest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,7 @@ def test_the_chance_of_a_liquid_ranks_our_own_simulations():
             continue
         doc = json.loads((folder / "signac_job_document.json").read_text())
         sp = json.loads((folder / "signac_statepoint.json").read_text())
-        outcomes.append(doc.get("failed_stage") not in ("build_aa", "equilibrate_aa"))
+        outcomes.append(release.liquid(doc))
         X.append(forcefield.vector(sp["forcefield"]))
     y, P = np.array(outcomes), suggest.liquid_probability(np.array(X))
     assert len(y) == 19 and y.sum() == 8
