@@ -22,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mobcg import forcefield, published, suggest  # noqa: E402
+from mobcg import forcefield, release, suggest  # noqa: E402
 
 
 def main() -> None:
@@ -35,23 +35,20 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     project = signac.get_project(args.root)
-    ended = [j for j in project if j.doc.get("draw") == "random" and ("alpha" in j.doc or j.doc.get("failed"))]
-    liquid = np.array([j.doc.get("failed_stage") not in ("build_aa", "equilibrate_aa") for j in ended])
+    ended = [j for j in project if j.doc.get("draw") == "random" and release.ended(j.document())]
+    liquid = np.array([release.liquid(j.document()) for j in ended])
     chance = suggest.liquid_probability(np.array([forcefield.vector(j.sp.forcefield()) for j in ended]))
     print(f"{len(ended)} ended random draws, {liquid.sum()} liquids: ROC AUC {roc_auc_score(liquid, chance):.3f}, "
           f"mean chance {chance[liquid].mean():.2f} (liquids) against {chance[~liquid].mean():.2f} (the rest)")
 
-    models = published.load()
-    known = np.array([forcefield.vector(j.sp.forcefield()) for j in project if j.doc.get("draw") != "suggested"])
-    candidates = forcefield.sample(suggest.N_CANDIDATES, [args.seed, suggest.SUGGEST_STREAM], forcefield.SAMPLING_BOX)
-    C = np.array([forcefield.vector(ff) for ff in candidates])
-    p = suggest.liquid_probability(C)
+    # the batch as if drawn again: conditioned on the project's jobs but its suggested ones
+    known = [{"forcefield": j.sp.forcefield()} for j in project if j.doc.get("draw") != "suggested"]
     expected = {}
-    for name, weight in (("variance alone", None), ("variance x chance of a liquid", p)):
-        picks, _ = published.select_batch([models.models[t] for t in suggest.TARGETS], C, args.n, extra=known,
-                                          weight=weight)
-        X = C[picks]
-        expected[name] = p[picks].sum()
+    for name, weigh in (("variance alone", False), ("variance x chance of a liquid", True)):
+        picks = suggest.suggest(args.n, args.seed, forcefield.SAMPLING_BOX, root="/nonexistent", planned=known,
+                                weigh_liquids=weigh)
+        X = np.array([forcefield.vector(ff) for ff, _ in picks])
+        expected[name] = sum(doc["liquid_probability"] for _, doc in picks)
         print(f"{name:30s}: {expected[name]:5.1f} liquids expected of {args.n}; r0_CC > 2 Å {np.mean(X[:, 1] > 2):.2f}, "
               f"r0_CH > 1.5 Å {np.mean(X[:, 3] > 1.5):.2f}")
     print(f"ratio (with the chance / variance alone): {expected['variance x chance of a liquid'] / expected['variance alone']:.2f}")

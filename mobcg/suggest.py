@@ -18,6 +18,8 @@ out of the conditioning set, so the same call picks the same sets and signac fin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import forcefield, published
@@ -41,6 +43,14 @@ def liquid_probability(X: np.ndarray) -> np.ndarray:
     p / (1 - p)), normalised so that its mean over uniform draws is 1; P = min(1, LIQUID_SHARE · r).
     Checked on our own outcomes (tests/test_suggest.py): the campaign's first 19 random draws, of which
     the 8 liquids get a mean P of 0.58 and the 11 others 0.17 (ROC AUC 0.955)."""
+    ratio, lo, hi = _density_ratio()
+    return np.minimum(1.0, LIQUID_SHARE * ratio((np.atleast_2d(np.asarray(X, dtype=float)) - lo) / (hi - lo)))
+
+
+@functools.lru_cache(maxsize=1)
+def _density_ratio():
+    """(r of rows scaled to the unit box, the box's lower and upper bounds); fitted once per process
+    (seconds; deterministic, so a second fit would give the same forest)."""
     from sklearn.ensemble import RandomForestClassifier
 
     from . import datasets
@@ -53,12 +63,12 @@ def liquid_probability(X: np.ndarray) -> np.ndarray:
                                     random_state=BACKGROUND_SEED)
     forest.fit(np.vstack([kept, uniform]), np.r_[np.ones(len(kept)), np.zeros(len(uniform))])
 
-    def ratio(A):
+    def odds(A):
         p = forest.predict_proba(A)[:, 1]
         return p / np.maximum(1.0 - p, 1e-6)
 
-    r = ratio((np.atleast_2d(np.asarray(X, dtype=float)) - lo) / (hi - lo)) / ratio(normaliser).mean()
-    return np.minimum(1.0, LIQUID_SHARE * r)
+    mean = odds(normaliser).mean()
+    return (lambda A: odds(A) / mean), lo, hi
 
 
 def _project_vectors(root, fingerprint: str, seed: int) -> list[np.ndarray]:
@@ -80,8 +90,9 @@ def _project_vectors(root, fingerprint: str, seed: int) -> list[np.ndarray]:
 
 
 def suggest(n: int, seed: int, box: dict, root=".", planned=(), n_candidates: int = N_CANDIDATES,
-            models=None) -> list[tuple[dict, dict]]:
-    """n (force field, job-document entries) pairs; ``planned``: statepoints about to be created."""
+            models=None, weigh_liquids: bool = True) -> list[tuple[dict, dict]]:
+    """n (force field, job-document entries) pairs; ``planned``: statepoints about to be created.
+    ``weigh_liquids`` False: the GP variance alone (as before 2026-12-07; benchmarks/suggest_liquids.py)."""
     pm = models if models is not None else published.load()
     fp = pm.fingerprint
     known = _project_vectors(root, fp, seed)
@@ -90,7 +101,8 @@ def suggest(n: int, seed: int, box: dict, root=".", planned=(), n_candidates: in
     C = np.array([forcefield.vector(ff) for ff in candidates])
     extra = np.array(known) if known else None
     liquid = liquid_probability(C)
-    picks, values = published.select_batch([pm.models[t] for t in TARGETS], C, n, extra=extra, weight=liquid)
+    picks, values = published.select_batch([pm.models[t] for t in TARGETS], C, n, extra=extra,
+                                           weight=liquid if weigh_liquids else None)
     return [(candidates[i], {"suggested_by": fp, "suggest_seed": seed, "acquisition": round(v, 6),
                              "liquid_probability": round(float(liquid[i]), 3)})
             for i, v in zip(picks, values)]
