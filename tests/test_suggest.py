@@ -58,9 +58,12 @@ def test_suggestions_are_where_the_models_are_least_certain():
     cands = forcefield.sample(suggest.N_CANDIDATES, [0, suggest.SUGGEST_STREAM])
     C = np.array([forcefield.vector(ff) for ff in cands])
     liquid = suggest.liquid_probability(C)
-    acq = liquid * sum(models.models[t].posterior_variance(C) for t in suggest.TARGETS)
+    variance = sum(models.models[t].posterior_variance(C) for t in suggest.TARGETS)
+    acq = liquid * variance
     assert picks[0][1]["acquisition"] == np.round(acq.max(), 6)
     assert picks[0][1]["liquid_probability"] == np.round(liquid[np.argmax(acq)], 3)
+    alone = suggest.suggest(1, 0, forcefield.SAMPLING_BOX, root="/nonexistent", models=models, weigh_liquids=False)
+    assert alone[0][1]["acquisition"] == np.round(variance.max(), 6)
     planned = [{"forcefield": picks[0][0]}]
     moved = suggest.suggest(1, 0, forcefield.SAMPLING_BOX, root="/nonexistent", planned=planned, models=models)
     assert moved[0][0] != picks[0][0]
