@@ -8,8 +8,10 @@ so a job is finished within minutes of its start and, with --release, exported i
 (mobcg.release) and, with --commit, committed there at once: a finished job is never lost with the
 machine. Two one-rank jobs on two cores do ~14 % more than one two-rank job (benchmarks/README.md);
 a machine with more cores runs more workers. Rerunning the command resumes: stages resume where they
-stopped, ended jobs (finished or failed) are skipped. A fault of the machine (LAMMPS missing, disk full)
-stops the campaign with the worker's message.
+stopped, ended jobs (finished or failed) are skipped. The release's plan.json names the jobs not yet
+ended, so on a new machine (a clone of the repository, an empty workspace) the same command first brings
+the release's ended jobs and the planned ones into the workspace, and goes on where the old machine
+stopped. A fault of the machine (LAMMPS missing, disk full) stops the campaign with the worker's message.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ def pending(project) -> list:
     return sorted(jobs, key=lambda j: (ORDER.get(j.doc.get("draw"), 2), j.id))
 
 
-# what init.py gives a job's document: all a job run again keeps
-INIT_KEYS = ("holdout", "reference", "published", "draw", "draw_seed")
 SUPERSEDED = "superseded"
 
 
@@ -50,7 +50,7 @@ def redo_other_integrator(project, progress=print) -> list[str]:
     redone = []
     for job in sorted(project, key=lambda j: j.id):
         doc = job.document()
-        if not release.ended(doc) or doc.get("released") or "aa_integrator" not in doc:
+        if not release.ended(doc) or "aa_integrator" not in doc:
             continue  # (a job that recorded none predates the record: nothing to compare)
         now = aa.planned_integrator(job)
         if doc["aa_integrator"] == now:
@@ -63,7 +63,7 @@ def redo_other_integrator(project, progress=print) -> list[str]:
             if path.name not in (SUPERSEDED, "signac_statepoint.json", "signac_job_document.json"):
                 shutil.move(str(path), old / path.name)
         files.write_json(old / "signac_job_document.json", doc)
-        job.document.reset({k: doc[k] for k in INIT_KEYS if k in doc})
+        job.document.reset({k: doc[k] for k in release.INIT_KEYS if k in doc})
         progress(f"campaign: job {job.id} ran {doc['aa_integrator']}, its preset now {now}: "
                  f"runs again (the old files in {old.relative_to(folder)})")
         redone.append(job.id)
@@ -101,12 +101,19 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
     `redo`: first send the ended jobs of another AA integrator back to the queue (redo_other_integrator)."""
     root = Path(root).resolve()
     project = signac.get_project(root)
+    target_path = Path(target).resolve() if target else None
+    if target_path and (target_path / release.JOBS).is_dir():  # a new machine: the release and its plan
+        imported = release.import_release(project, target_path, progress=None)
+        planned = release.import_plan(project, target_path)
+        if imported or planned:
+            progress(f"campaign: {target_path.name}: {len(imported)} ended job(s) and {len(planned)} planned "
+                     f"one(s) brought into {root}")
     if redo:
         redo_other_integrator(project, progress)
     queue = pending(project)[:limit]
-    target_path = Path(target).resolve() if target else None
     if target_path:
         release.export(project, target_path)  # what ended before (an interrupted campaign)
+        release.write_plan(project, target_path)
     total, running, started, status = len(queue), {}, time.monotonic(), 0
     progress(f"campaign: {total} job(s) to run in {root}, {workers} worker(s) at nice {nice}, {np_} rank(s) each")
     _lower_session_priority(nice)
@@ -136,7 +143,7 @@ def run(root=".", workers: int = 1, target: str | None = None, do_commit: bool =
             progress(f"campaign: job {job.id} {what} in {(time.monotonic() - t0) / 60:.1f} min "
                      f"[{total - len(queue) - len(running)}/{total}, {(time.monotonic() - started) / 3600:.2f} h]")
             if target_path and release.ended(doc):
-                _release(job, what, target_path, do_commit, progress)
+                _release(project, job, what, target_path, do_commit, progress)
     except KeyboardInterrupt:
         progress("campaign: interrupted; rerun the same command to resume")
         return 130
@@ -167,7 +174,8 @@ def _stop_workers_on_signals(running: dict) -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-def _release(job, what: str, target: Path, do_commit: bool, progress) -> None:
+def _release(project, job, what: str, target: Path, do_commit: bool, progress) -> None:
     release.export([job], target)
+    release.write_plan(project, target)
     if do_commit and not commit(target, f"data: {target.name}: job {job.id[:8]} {what}"):
         progress(f"campaign: could not commit {target} (git busy or missing); it stays on disk")

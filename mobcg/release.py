@@ -1,9 +1,12 @@
 """Data releases: a campaign's results shipped inside the repository, in signac's own terms.
 
 A release is a folder (e.g. ``data/campaign-2026-12``) holding ``release.json`` (what it is, how it was
-made, counts) and ``jobs/<job id>/`` for every job whose pipeline ended (finished or failed): its
+made, counts), ``jobs/<job id>/`` for every job whose pipeline ended (finished or failed): its
 ``signac_statepoint.json`` and ``signac_job_document.json`` and the small result files below; no
-trajectories, no restarts, no LAMMPS logs. ``python init.py --import data/<release>`` brings it into a
+trajectories, no restarts, no LAMMPS logs; and, while the campaign runs, ``plan.json``: the statepoint and
+draw record (INIT_KEYS) of every job not yet ended, so that the campaign resumes whole on a machine that
+has only the repository (its suggested draws depend on what had ended when they were drawn, and could not
+be drawn again). ``python init.py --import data/<release>`` brings it into a
 workspace: each folder becomes the job its statepoint names (same id), the potential tables are written
 again from IBI's final iteration (bit for bit what run_ibi exported), and ``job.doc.released`` names the
 release, so every per-job stage counts as done and ``python project.py run`` goes straight to the
@@ -31,6 +34,11 @@ JOB_FILES = ("signac_statepoint.json", "signac_job_document.json", aa.RDF, aa.MS
              f"{cg.IBI_DIR}/{ibi.SUMMARY_NAME}", cg.RDF, cg.MSD, cg.VISCOSITY)
 JOBS = "jobs"
 RELEASE_JSON = "release.json"
+PLAN = "plan.json"
+# what init.py gives a job's document (the draw's record): what a planned job starts with, and all that a
+# job sent back to the queue keeps (campaign.redo_other_integrator)
+INIT_KEYS = ("holdout", "reference", "published", "draw", "draw_seed", "suggested_by", "suggest_seed", "acquisition",
+             "liquid_probability")
 MEASURES = "measures"  # benchmarks/campaign_measures.py's figures and numbers, copied to analysis/campaign/ on import
 
 
@@ -91,10 +99,13 @@ def _local_paths(document: Path, job_path: str) -> None:
 
 
 def _released_document(text: str, job_path: str) -> str:
+    """The document as released: no machine paths, and not the mark of an import (`released`), so that a
+    job imported from a release and exported back is the same file."""
     folder = os.path.realpath(job_path)
     for prefix in {f"{job_path}/", f"{folder}/"}:
         text = text.replace(prefix, "")
-    return text
+    doc = json.loads(text)
+    return json.dumps({k: v for k, v in doc.items() if k != "released"}) if "released" in doc else text
 
 
 def export(job_list, target, name: str | None = None, description: str = "") -> dict:
@@ -106,8 +117,8 @@ def export(job_list, target, name: str | None = None, description: str = "") -> 
         if not ended(job.document()):
             continue
         stored = target / JOBS / job.id / "signac_job_document.json"
-        if stored.is_file() and stored.read_text() == _released_document(
-                Path(job.fn("signac_job_document.json")).read_text(), job.path):
+        if stored.is_file() and json.loads(stored.read_text()) == json.loads(_released_document(
+                Path(job.fn("signac_job_document.json")).read_text(), job.path)):
             continue  # unchanged since the last export (every later stage writes the document)
         export_job(job, target)
     return write_summary(target, name or target.name, description)
@@ -151,11 +162,51 @@ def write_summary(target, name: str, description: str = "") -> dict:
     return summary
 
 
+def write_plan(job_list, target) -> int:
+    """plan.json in the release folder `target`: id, statepoint and draw record (INIT_KEYS) of every job of
+    `job_list` whose pipeline has not ended, in id order; none left: no plan.json. Returns how many."""
+    plan = []
+    for job in sorted(job_list, key=lambda j: j.id):
+        if not ended(doc := job.document()):
+            plan.append({"id": job.id, "statepoint": job.statepoint(),
+                         "document": {k: doc[k] for k in INIT_KEYS if k in doc}})
+    path = Path(target) / PLAN
+    if plan:
+        files.write_json(path, {"pending": plan})
+    else:
+        path.unlink(missing_ok=True)
+    return len(plan)
+
+
+def import_plan(project, source) -> list[str]:
+    """The jobs that the release folder `source`'s plan.json names and `project` lacks, created with their
+    draw record (a campaign resumed on a new machine); ReleaseError when an id does not match its
+    statepoint. Returns the ids created."""
+    path = Path(source) / PLAN
+    if not path.is_file():
+        return []
+    try:
+        plan = json.loads(path.read_text())["pending"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReleaseError(f"{path}: unreadable plan ({exc})") from None
+    created = []
+    for entry in plan:
+        job = project.open_job(entry["statepoint"])
+        if job.id != entry["id"]:
+            raise ReleaseError(f"{path}: the statepoint of job {entry['id']} is job {job.id} (edited by hand?)")
+        if job not in project:
+            job.init()
+            job.doc.update({k: v for k, v in entry["document"].items() if k in INIT_KEYS})
+            created.append(job.id)
+    return created
+
+
 def import_release(project, source, progress=print) -> list[str]:
     """Bring the release folder `source` into `project`: each jobs/<id>/ becomes the job its statepoint
     names (ReleaseError when the id does not match: the folder was edited), its files copied, the
     potential tables written from IBI's final iteration, job.doc.released = the release's name.
-    Jobs already in the project are left alone. Returns the ids imported."""
+    Jobs already in the project are left alone. Returns the ids imported. (The plan's jobs not yet
+    ended are not created: import_plan does that, for the campaign.)"""
     source = Path(source)
     if not (source / JOBS).is_dir():
         raise ReleaseError(f"{source}: not a data release (no {JOBS}/ folder; see mobcg.release)")
@@ -177,8 +228,8 @@ def import_release(project, source, progress=print) -> list[str]:
         try:
             shutil.copytree(folder, staging, dirs_exist_ok=True)
             _write_tables(staging)
-            doc = json.loads((staging / "signac_job_document.json").read_text())
-            files.write_json(staging / "signac_job_document.json", doc | {"released": name})
+            doc = json.loads((staging / "signac_job_document.json").read_text())  # its order kept, as signac's
+            files.write_text(staging / "signac_job_document.json", json.dumps(doc | {"released": name}))
             os.replace(staging, job.path)  # the job appears whole, or not at all
         finally:
             shutil.rmtree(staging, ignore_errors=True)

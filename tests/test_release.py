@@ -185,3 +185,43 @@ def test_a_preset_that_changed_integrator_sends_its_ended_jobs_back(tmp_path, mo
         assert Path(jobs[k].fn("ibi/ibi.json")).is_file() and "equilibration_density" in jobs[k].doc
     assert [j.id for j in campaign.pending(project)] == sorted([jobs[0].id, jobs[2].id])
     assert campaign.redo_other_integrator(project, said.append) == []  # done once
+
+
+def test_a_new_machine_resumes_the_campaign_from_the_release_alone(campaign_root, tmp_path):
+    """The release's plan.json names the jobs not yet ended with their draw record; on a machine that has
+    only the repository, `campaign --release` brings the ended jobs and the planned ones into an empty
+    workspace, and exporting the imported jobs back leaves the release as it was, byte for byte."""
+    import shutil
+
+    from mobcg import campaign, forcefield
+    from mobcg.init import statepoint
+
+    old = signac.init_project(tmp_path / "old")
+    ended = old.clone(next(iter(signac.get_project(campaign_root[0]))))
+    waiting = old.open_job(statepoint(forcefield.OPLS_AA, "tiny", replica=5)).init()
+    record = {"draw": "suggested", "holdout": False, "suggested_by": "abc", "suggest_seed": 3,
+              "acquisition": 0.07, "liquid_probability": 0.4}
+    waiting.doc.update(record | {"wall_s": {"build_aa": 0.1}})  # mid-run: only the record travels
+    rel = tmp_path / "rel"
+    release.export(old, rel)
+    assert release.write_plan(old, rel) == 1
+    plan = json.loads((rel / release.PLAN).read_text())["pending"]
+    assert [e["id"] for e in plan] == [waiting.id] and plan[0]["document"] == record
+    before = {p: p.read_bytes() for p in rel.rglob("*") if p.is_file()}
+
+    new = signac.init_project(tmp_path / "new")
+    said = []
+    assert campaign.run(new.path, target=str(rel), limit=0, progress=said.append) == 0
+    assert "1 ended job(s) and 1 planned one(s) brought into" in said[0], said
+    assert {j.id for j in new} == {ended.id, waiting.id}
+    assert new.open_job(id=waiting.id).document() == record
+    assert [j.id for j in campaign.pending(new)] == [waiting.id]
+    assert new.open_job(id=ended.id).doc["alpha"] == ended.doc["alpha"]
+    after = {p: p.read_bytes() for p in rel.rglob("*") if p.is_file()}
+    assert after == before  # the imported job exported back unchanged (no `released` mark), the plan the same
+
+    shutil.rmtree(waiting.path)  # once no job is pending, no plan is left
+    assert release.write_plan(old, rel) == 0 and not (rel / release.PLAN).exists()
+    (rel / release.PLAN).write_text(json.dumps({"pending": [plan[0] | {"id": ended.id}]}))
+    with pytest.raises(release.ReleaseError, match=f"the statepoint of job {ended.id} is job {waiting.id}"):
+        release.import_plan(signac.init_project(tmp_path / "third"), rel)
