@@ -17,7 +17,7 @@ project, against the published 234 sets and through the closed loop.
     g  learning curves on our data: test R² against the number of training sets (D_CG, alpha, the potential)
 
     python benchmarks/campaign_measures.py data/campaign-2026-12 --work benchmark_runs/measures [--closed-loop]
-        [--warm-start 10] [--folds 5]
+        [--warm-start 10] [--folds 5] [--workers 2]
 
 Prints each measure and writes campaign_measures.json and the figures campaign_*.png into the release's
 measures/ folder (--out), which `init.py --import` copies to analysis/campaign/ for the report.
@@ -130,27 +130,37 @@ def measure_c(work: Path, project) -> dict:
             "tolerance": summary["pairing"]}
 
 
-def closed_loop(project, work: Path, folds: int, warm_start: int) -> dict:
-    """d, e, e', f: k-fold over the trusted jobs (every job held out once, its holdout flag ignored)."""
-    js = trusted(project)
+def closed_loop(project, work: Path, folds: int, warm_start: int, workers: int = 1, only: int | None = None) -> dict:
+    """d, e, e', f: k-fold over the trusted jobs (every job held out once, its holdout flag ignored). The
+    held-out jobs of a fold, and the warm starts after the folds, run `workers` at a time (each its own
+    one-rank LAMMPS runs in its own job folder; the fold's models are only read). `only`: the first so
+    many trusted jobs (by id), for a quick look."""
+    from concurrent.futures import ThreadPoolExecutor
+    js = trusted(project)[:only]
     rng = np.random.default_rng(0)
     order = rng.permutation(len(js))
-    rows, warm = [], []
-    for k in range(folds):
-        test = [js[i] for i in order[k::folds]]
-        train = [j for j in js if j not in test]
-        analysis_dir = work / f"fold_{k}" / "analysis"
-        for j in train + test:
-            j.doc["holdout"] = j in test
-        aggregate.build_datasets(train + test, analysis_dir)
-        aggregate.train_models(analysis_dir)
-        for job in test:
-            res = aggregate.validate(job, analysis_dir, np_=1)
-            rows.append({"job": job.id, **{k_: v for k_, v in res.items() if k_ != "validated_with"}})
-            print(f"fold {k} {job.id[:8]}: " + ", ".join(f"{k_} {v:.3f}" for k_, v in res.items()
-                                                          if isinstance(v, float)), flush=True)
-            if len(warm) < warm_start:
-                warm.append(warm_start_run(job, analysis_dir, work / "warm"))
+    rows, held_out = [], []
+
+    def one(job, analysis_dir, k):
+        res = aggregate.validate(job, analysis_dir, np_=1)
+        print(f"fold {k} {job.id[:8]}: " + ", ".join(f"{k_} {v:.3f}" for k_, v in res.items()
+                                                      if isinstance(v, float)), flush=True)
+        return {"job": job.id, **{k_: v for k_, v in res.items() if k_ != "validated_with"}}
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for k in range(folds):
+            test = [js[i] for i in order[k::folds]]
+            train = [j for j in js if j not in test]
+            analysis_dir = work / f"fold_{k}" / "analysis"
+            for j in train + test:
+                j.doc["holdout"] = j in test
+            aggregate.build_datasets(train + test, analysis_dir)
+            aggregate.train_models(analysis_dir)
+            rows += pool.map(one, test, [analysis_dir] * len(test), [k] * len(test))
+            held_out += [(job, analysis_dir) for job in test]
+        picked = held_out[:warm_start]
+        warm = list(pool.map(warm_start_run, [j for j, _ in picked], [d for _, d in picked],
+                             [work / "warm" / j.id for j, _ in picked]))
     return {"rows": rows, "warm": warm}
 
 
@@ -233,6 +243,10 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--closed-loop", action="store_true", help="d, e, e', f: CG simulations (about an hour)")
     parser.add_argument("--warm-start", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="held-out jobs simulated at once, one LAMMPS rank each (default 1; a core each)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="the closed loop over the first N trusted jobs only (a quick look; default all)")
     parser.add_argument("--out", type=Path, default=None, help="folder for campaign_measures.json and the figures "
                         "(default: the release's measures/)")
     args = parser.parse_args()
@@ -244,7 +258,7 @@ def main():
     result["g"] = measure_g(args.work)
     print("g:", json.dumps(result["g"]))
     if args.closed_loop:
-        loop = closed_loop(project, args.work, args.folds, args.warm_start)
+        loop = closed_loop(project, args.work, args.folds, args.warm_start, args.workers, args.jobs)
         result["closed_loop"] = summarise_loop(loop) | {"rows": loop["rows"], "warm": loop["warm"]}
         print(json.dumps(summarise_loop(loop), indent=1))
     out = args.out or args.release / release.MEASURES
