@@ -228,6 +228,10 @@ def _campaign(folder: Path) -> list[str]:
                         if "expected_share" in x else "")
                      + (f", ranking them with ROC AUC {x['liquid_probability_auc']:.2f}"
                         if x.get("liquid_probability_auc") is not None else ""))
+    if (u := a.get("untrusted_liquids")) and u["n"]:
+        lines.append(f"- liquids not trusted: {u['n']} ("
+                     + ", ".join(f"{flag} {n}" for flag, n in sorted(u["by_flag"].items())) + " failed); their median "
+                     f"D_AA {u['D_AA_median']:.2f}, the trusted ones' {u['trusted_D_AA_median']:.2f} (1e-9 m²/s, raw)")
     low = sorted((p, name) for name, p in a["ks"].items() if p is not None)[:3]
     lines.append("- the random survivors' parameters against the published 234 (KS p, lowest three): "
                  + ", ".join(f"{name} {p:.2g}" for p, name in low))

@@ -301,7 +301,9 @@ def test_predict_on_a_training_point_returns_its_values_within_the_stated_error(
 
 MEASURES = {"release": "rel", "a": {"random": {"drawn": 4, "liquids": 3, "share": 0.75, "trusted": 3,
                                                "expected_share": 0.61, "liquid_probability_auc": 0.83},
-                                    "ks": {"K_CC": 0.42, "r0_CC": 0.031, "K_CH": None}},
+                                    "ks": {"K_CC": 0.42, "r0_CC": 0.031, "K_CH": None},
+                                    "untrusted_liquids": {"n": 2, "by_flag": {"D_AA_diffusive": 2, "density_steady": 1},
+                                                          "D_AA_median": 0.21, "trusted_D_AA_median": 2.04}},
             "b": {key: {"ours_5_50_95": [1.0, 2.0, 3.0], "published_5_50_95": [1.5, 2.5, 3.5],
                         "published_models_r2_log": 0.61, "coverage_68": 0.5, "coverage_95": 0.9}
                   for key in ("D_AA", "D_CG", "alpha")}
@@ -350,4 +352,6 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
     assert ("- random draws: 4 drawn, 3 liquids (75 %), 3 trusted; the chance of a liquid (mobcg.suggest) "
             "expected 61 %, ranking them with ROC AUC 0.83") in report
     assert "alpha_pred median 1.12, 67 % within 1 ± 0.3" in report
+    assert ("- liquids not trusted: 2 (D_AA_diffusive 2, density_steady 1 failed); their median D_AA 0.21, "
+            "the trusted ones' 2.04") in report
     assert "D_CG R²(log) -4.40, coverage 43 % / 100 %; alpha R²(log) 0.28" in report  # the raw convention's line
