@@ -4,7 +4,7 @@
 the structure-preserving potential (what IBI gives for that force field) and the mobility-preserving one
 (the potential of the CG model whose D matches this force field's D_AA), and the DPD friction with
 which the structure table moves at D_AA (with its LAMMPS fragment), each with its band. They come from
-Gaussian processes fitted on a data release of our own (data/campaign-…), shipped as
+Gaussian processes (the potentials) fitted on a data release of our own (data/campaign-…), shipped as
 `mobcg/reference/campaign_models.json`: for each model the training inputs (19 parameters), the PCA of
 the potentials (mean, components on the grid), the training scores and the GP hyperparameters per
 component. Loading conditions each GP on those rows (exact algebra, milliseconds; no pickle, nothing
@@ -12,7 +12,8 @@ fitted at run time); `python -m mobcg.campaign_models --fit data/<release>` refi
 
 Bands: the GPs' predictive standard deviations of the PCA scores mapped onto the grid (the components are
 orthonormal, so U's variance at r is Σ_k sd_k² c_k(r)²), rescaled so the 68 % band holds the held-out
-potential's RMS error (5-fold CV) as often as it should. Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²).
+potential's RMS error (5-fold CV) as often as it should. The friction: log γ = a + b log D̂_AA with D̂_AA the
+published-data model's (models.FrictionModel), its intervals from the leave-one-out residuals. Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import numpy as np
 
 from . import files
 from .forcefield import PARAMETER_NAMES
+from .models import FrictionModel
 from .published import GPModel, LEVELS, conformal_quantile
 
 MODELS_FILE = Path(__file__).resolve().parent / "reference" / "campaign_models.json"
-FORMAT = 1
+FORMAT = 2  # 2: the friction from the predicted D_AA (models.FrictionModel), not a GP on the 19 parameters
 R_MIN, DR = 5.0, 0.02  # Å: the potentials' grid (the datasets' start; 0.02 Å keeps the file small)
 MAX_COMPONENTS = 6
 
@@ -147,11 +149,16 @@ def fit(release_dir, path=None) -> dict:
         base = float(np.sqrt(np.mean((Us - Us.mean(0)) ** 2)))
         out["models"][name] = model.to_json() | {"cv_rmse": rms, "rmse_mean_baseline": base, "n": len(Xs)}
     known = np.isfinite(gamma)
-    if known.sum() >= 5:
-        gp = GPModel("19", "log", "rbf").fit(X[known], gamma[known], calibration="cv")
-        out["models"]["dpd_gamma"] = {"X": X[known].tolist(), "y": gamma[known].tolist(), "hyper": gp.hyper,
-                                      "quantiles": {str(k): v for k, v in gp.q_.items()}, "dpd_cutoff": data["dpd_cutoff"],
-                                      "n": int(known.sum())}
+    if known.sum() >= 5:  # log γ = a + b log D̂_AA (models.FrictionModel), its intervals from the LOO residuals
+        Xg, yg = X[known], gamma[known]
+        residuals = FrictionModel.loo_residuals(Xg, yg)
+        mean_loo = np.log(yg) - np.array([np.mean(np.log(np.delete(yg, i))) for i in range(len(yg))])
+        out["models"]["dpd_gamma"] = {
+            "model": "log gamma = a + b log D_AA, D_AA from the published-data model (mobcg.models.FrictionModel)",
+            "coef": FrictionModel().fit(Xg, yg).coef_.tolist(), "loo_residuals_log": residuals.tolist(),
+            "loo_rmse_log": float(np.sqrt(np.mean(residuals ** 2))),
+            "loo_rmse_log_mean_baseline": float(np.sqrt(np.mean(mean_loo ** 2))),
+            "dpd_cutoff": data["dpd_cutoff"], "n": int(known.sum())}
     files.write_json(Path(path) if path else MODELS_FILE, out)
     return out
 
@@ -164,18 +171,17 @@ class CampaignModels:
         self.grid = np.asarray(meta["grid"], float)
         self.potentials = {k: PotentialGP.from_json(e) for k, e in meta["models"].items()
                            if k in ("structure", "mobility") and "X" in e}
-        e = meta["models"].get("dpd_gamma")
-        self.gamma = None
-        if e:
-            self.gamma = GPModel("19", "log", "rbf", e["hyper"]).condition(np.asarray(e["X"]), np.asarray(e["y"]))
-            self.gamma.q_ = {float(k): float(v) for k, v in e["quantiles"].items()}
+        self.gamma = meta["models"].get("dpd_gamma")
 
     def predict(self, x19) -> dict:
         x = np.asarray(x19, float).reshape(1, -1)
         out = {kind: tuple(a[0] for a in m.predict(x)) for kind, m in self.potentials.items()}
         if self.gamma is not None:
-            out["dpd_gamma"] = (float(self.gamma.predict(x)[0]),
-                                {lv: tuple(float(v[0]) for v in self.gamma.interval(x, lv)) for lv in LEVELS})
+            model = FrictionModel()
+            model.coef_, model.sigma_ = np.asarray(self.gamma["coef"]), 0.0
+            gamma = float(model.predict(x)[0][0])
+            q = {lv: conformal_quantile(np.asarray(self.gamma["loo_residuals_log"]), lv) for lv in LEVELS}
+            out["dpd_gamma"] = (gamma, {lv: (gamma * np.exp(-q[lv]), gamma * np.exp(q[lv])) for lv in LEVELS})
         return out
 
 
@@ -199,7 +205,9 @@ def main(argv=None) -> int:
     for name, e in out["models"].items():
         print(f"{name}: " + (e["note"] if "note" in e else
                              f"{e['n']} rows" + (f", 5-fold CV RMSE {e['cv_rmse']:.3f} kcal/mol (mean: {e['rmse_mean_baseline']:.3f})"
-                                                 if "cv_rmse" in e else "")))
+                                                 if "cv_rmse" in e else "")
+                             + (f", leave-one-out RMSE of log γ {e['loo_rmse_log']:.2f} (mean: "
+                                f"{e['loo_rmse_log_mean_baseline']:.2f})" if "loo_rmse_log" in e else "")))
     return 0
 
 
