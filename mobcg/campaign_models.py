@@ -177,9 +177,7 @@ class CampaignModels:
         x = np.asarray(x19, float).reshape(1, -1)
         out = {kind: tuple(a[0] for a in m.predict(x)) for kind, m in self.potentials.items()}
         if self.gamma is not None:
-            model = FrictionModel()
-            model.coef_, model.sigma_ = np.asarray(self.gamma["coef"]), 0.0
-            gamma = float(model.predict(x)[0][0])
+            gamma = float(FrictionModel.from_coef(self.gamma["coef"]).predict(x)[0][0])
             q = {lv: conformal_quantile(np.asarray(self.gamma["loo_residuals_log"]), lv) for lv in LEVELS}
             out["dpd_gamma"] = (gamma, {lv: (gamma * np.exp(-q[lv]), gamma * np.exp(q[lv])) for lv in LEVELS})
         return out

@@ -232,6 +232,13 @@ class FrictionModel(BaseEstimator):
         return gamma, gamma * self.sigma_
 
     @classmethod
+    def from_coef(cls, coef, sigma: float = 0.0) -> "FrictionModel":
+        """A fitted model from its stored coefficients (a, b as np.polyfit gives them: slope first)."""
+        model = cls()
+        model.coef_, model.sigma_ = np.asarray(coef, dtype=float), float(sigma)
+        return model
+
+    @classmethod
     def loo_residuals(cls, X, y) -> np.ndarray:
         """log(γ / γ predicted without it), leaving out each job once."""
         X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float).ravel()
