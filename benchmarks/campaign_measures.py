@@ -84,12 +84,14 @@ def measure_a(project, ref) -> dict:
                                                    if 0 < is_liquid.sum() < len(d) else None)
     # liquids that finished but are not trusted, by the flag that failed: a production cap too short for
     # the slowest liquids shows as D_AA_diffusive, and biases the trusted set towards fast ones
-    flagged = [x for x in (j.doc() for j in project) if "alpha" in x and not x.get("failed") and aggregate.missing_flags(x)]
-    fast = [x["D_AA"] for x in (j.doc() for j in trusted(project))]
+    finished = [x for x in (j.doc() for j in project) if "alpha" in x and not x.get("failed")]
+    flags = [aggregate.missing_flags(x) for x in finished]
+    flagged = [x["D_AA"] for x, f in zip(finished, flags) if f]
+    kept = [x["D_AA"] for x, f in zip(finished, flags) if not f]
     out["untrusted_liquids"] = {
-        "n": len(flagged), "by_flag": dict(collections.Counter(f for x in flagged for f in aggregate.missing_flags(x))),
-        "D_AA_median": float(np.median([x["D_AA"] for x in flagged])) if flagged else None,
-        "trusted_D_AA_median": float(np.median(fast)) if fast else None}
+        "n": len(flagged), "by_flag": dict(collections.Counter(flag for f in flags for flag in f)),
+        "D_AA_median": float(np.median(flagged)) if flagged else None,
+        "trusted_D_AA_median": float(np.median(kept)) if kept else None}
     ours = np.array([forcefield.vector(j.sp.forcefield()) for j in trusted(project) if j.doc.get("draw") == "random"])
     out["ks"] = {name: float(stats.ks_2samp(ours[:, i], ref.X[:, i]).pvalue) if len(ours) > 1 else None
                  for i, name in enumerate(PARAMETER_NAMES)}

@@ -231,7 +231,9 @@ def _campaign(folder: Path) -> list[str]:
     if (u := a.get("untrusted_liquids")) and u["n"]:
         lines.append(f"- liquids not trusted: {u['n']} ("
                      + ", ".join(f"{flag} {n}" for flag, n in sorted(u["by_flag"].items())) + " failed); their median "
-                     f"D_AA {u['D_AA_median']:.2f}, the trusted ones' {u['trusted_D_AA_median']:.2f} (1e-9 m²/s, raw)")
+                     f"D_AA {u['D_AA_median']:.2f}"
+                     + (f", the trusted ones' {u['trusted_D_AA_median']:.2f}" if u["trusted_D_AA_median"] is not None
+                        else ", none trusted") + " (1e-9 m²/s, raw)")
     low = sorted((p, name) for name, p in a["ks"].items() if p is not None)[:3]
     lines.append("- the random survivors' parameters against the published 234 (KS p, lowest three): "
                  + ", ".join(f"{name} {p:.2g}" for p, name in low))
