@@ -240,7 +240,8 @@ def measure_g(work: Path) -> dict:
         for seed in range(3):
             idx = np.random.default_rng(seed).permutation(n)
             tr, te = idx[:size], idx[int(0.8 * n):]
-            pred = aggregate._potential_model().fit(X[tr], U[tr], r=data["r"]).predict(X[te])[0]
+            model, _ = aggregate.fit_potential([DEFAULT], X[tr], U[tr], data["r"])  # as aggregate trains it
+            pred = model.predict(X[te])[0]
             errs.append(1 - np.sum((pred - U[te]) ** 2) / np.sum((U[te] - U[tr].mean(0)) ** 2))
         curve.append((size, float(np.mean(errs))))
     out["potential"] = curve

@@ -3,17 +3,18 @@
 `python -m mobcg predict PARAMS.json --out DIR` in an empty folder writes simulation-ready CG tables:
 the structure-preserving potential (what IBI gives for that force field) and the mobility-preserving one
 (the potential of the CG model whose D matches this force field's D_AA), and the DPD friction with
-which the structure table moves at D_AA (with its LAMMPS fragment), each with its band. They come from
-Gaussian processes (the potentials) fitted on a data release of our own (data/campaign-…), shipped as
-`mobcg/reference/campaign_models.json`: for each model the training inputs (19 parameters), the PCA of
-the potentials (mean, components on the grid), the training scores and the GP hyperparameters per
-component. Loading conditions each GP on those rows (exact algebra, milliseconds; no pickle, nothing
-fitted at run time); `python -m mobcg.campaign_models --fit data/<release>` refits.
+which the structure table moves at D_AA (with its LAMMPS fragment), each with its band. They are fitted
+on a data release of our own (data/campaign-…) and shipped as `mobcg/reference/campaign_models.json`
+(no pickle, nothing fitted at run time); `python -m mobcg.campaign_models --fit data/<release>` refits.
 
-Bands: the GPs' predictive standard deviations of the PCA scores mapped onto the grid (the components are
-orthonormal, so U's variance at r is Σ_k sd_k² c_k(r)²), rescaled so the 68 % band holds the held-out
-potential's RMS error (5-fold CV) as often as it should. The friction: log γ = a + b log D̂_AA with D̂_AA the
-published-data model's (models.FrictionModel), its intervals from the leave-one-out residuals. Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²).
+The potentials: principal-component scores of the training potentials as a polynomial in log D̂_AA, the
+AA mobility the published-data model (234 sets) predicts for the 19 parameters (models.
+MobilityPotentialModel): the file holds the PCA (mean, components on the grid), the coefficients and the
+scores' residual spread. Bands: that spread with the row's leverage, mapped onto the grid (the components
+are orthonormal, so U's variance at r is Σ_k sd_k² c_k(r)²), rescaled so the 68 % band holds the held-out
+potential's RMS error (5-fold CV) as often as it should. The friction: log γ = a + b log D̂_AA
+(models.FrictionModel), its intervals from the leave-one-out residuals. Units: r in Å, U in kcal/mol, γ in
+kcal fs/(mol Å²).
 """
 
 from __future__ import annotations
@@ -27,71 +28,62 @@ import numpy as np
 
 from . import files
 from .forcefield import PARAMETER_NAMES
-from .models import FrictionModel
-from .published import GPModel, LEVELS, conformal_quantile
+from .models import FrictionModel, MobilityPotentialModel
+from .published import LEVELS, conformal_quantile
 
 MODELS_FILE = Path(__file__).resolve().parent / "reference" / "campaign_models.json"
-FORMAT = 2  # 2: the friction from the predicted D_AA (models.FrictionModel), not a GP on the 19 parameters
+FORMAT = 3  # 3: the potentials, too, from the predicted D_AA (models.MobilityPotentialModel), not GPs on the 19 parameters
 R_MIN, DR = 5.0, 0.02  # Å: the potentials' grid (the datasets' start; 0.02 Å keeps the file small)
-MAX_COMPONENTS = 6
 
 
 class CampaignModelError(RuntimeError):
     pass
 
 
-def _pca(U: np.ndarray, max_components: int = MAX_COMPONENTS, kept: float = 0.999):
-    """(mean, components (k, grid), scores (n, k)): the fewest components keeping `kept` of the variance."""
-    mean = U.mean(0)
-    _, s, vt = np.linalg.svd(U - mean, full_matrices=False)
-    share = np.cumsum(s ** 2) / max(np.sum(s ** 2), 1e-300)
-    k = int(min(max_components, np.searchsorted(share, kept) + 1, len(U) - 1))
-    return mean, vt[:k], (U - mean) @ vt[:k].T
+class PotentialModel:
+    """A fitted models.MobilityPotentialModel as JSON (its PCA, polynomial and residual spread), with the
+    band scale from cross-validation: predict(x) → (U (m, grid), sd (m, grid))."""
 
+    KEYS = ("mean_", "components_", "coef_", "sigma_", "ata_inv_", "degree_")
 
-class PotentialGP:
-    """GPs of a potential's PCA scores: predict (U, sd) on the grid for parameter vectors."""
-
-    def __init__(self, X, mean, components, scores, hypers, band_scale: float = 1.0):
-        self.X, self.mean, self.components = np.asarray(X, float), np.asarray(mean, float), np.asarray(components, float)
-        self.scores, self.band_scale = np.asarray(scores, float), float(band_scale)
-        self.gps = [GPModel("19", "none", "rbf", h).condition(self.X, self.scores[:, k]) for k, h in enumerate(hypers)]
+    def __init__(self, model: MobilityPotentialModel, band_scale: float = 1.0):
+        self.model, self.band_scale = model, float(band_scale)
 
     @classmethod
-    def fit(cls, X, U) -> "PotentialGP":
-        mean, comps, scores = _pca(np.asarray(U, float))
-        hypers = [GPModel("19", "none", "rbf").fit(X, scores[:, k], calibration="loo").hyper for k in range(len(comps))]
-        return cls(X, mean, comps, scores, hypers)
+    def fit(cls, X, U) -> "PotentialModel":
+        return cls(MobilityPotentialModel().fit(X, U))
 
     def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """(U (m, grid), sd (m, grid)) for parameter rows x (m, 19)."""
-        latent = [gp.latent(np.atleast_2d(x)) for gp in self.gps]
-        mu = np.column_stack([m for m, _ in latent])
-        sd = np.column_stack([s for _, s in latent])
-        U = self.mean + mu @ self.components
-        return U, self.band_scale * np.sqrt((sd ** 2) @ (self.components ** 2))
+        U, sd = self.model.predict(np.atleast_2d(x))
+        return U, self.band_scale * sd
 
     def to_json(self) -> dict:
-        return {"X": self.X.tolist(), "mean": self.mean.tolist(), "components": self.components.tolist(),
-                "scores": self.scores.tolist(), "hypers": [gp.hyper for gp in self.gps], "band_scale": self.band_scale}
+        return {k.rstrip("_"): np.asarray(getattr(self.model, k)).tolist() for k in self.KEYS} | {
+            "band_scale": self.band_scale}
 
     @classmethod
-    def from_json(cls, e: dict) -> "PotentialGP":
-        return cls(e["X"], e["mean"], e["components"], e["scores"], e["hypers"], e.get("band_scale", 1.0))
+    def from_json(cls, e: dict) -> "PotentialModel":
+        model = MobilityPotentialModel()
+        for k in cls.KEYS:
+            setattr(model, k, int(e["degree"]) if k == "degree_" else np.asarray(e[k.rstrip("_")], float))
+        return cls(model, e.get("band_scale", 1.0))
 
 
-def _cv_band(X, U, folds: int = 5) -> tuple[float, float]:
-    """(RMS error of held-out potentials, kcal/mol; the band scale making the 68 % band hold it): 5-fold CV."""
+def _cv_band(X, U, folds: int = 5) -> tuple[float, float, float]:
+    """(RMS error of held-out potentials, kcal/mol; the band scale making the 68 % band hold it; the RMS
+    error of the training folds' mean potential on the same held-out rows): 5-fold CV."""
     n = len(U)
-    z, err = [], []
+    z, err, base = [], [], []
     for k in range(folds):
         te = np.arange(n) % folds == k
-        model = PotentialGP.fit(X[~te], U[~te])
+        model = PotentialModel.fit(X[~te], U[~te])
         pred, sd = model.predict(X[te])
         rms = np.sqrt(np.mean((pred - U[te]) ** 2, axis=1))
         err += rms.tolist()
         z += (rms / np.sqrt(np.mean(sd ** 2, axis=1))).tolist()
-    return float(np.sqrt(np.mean(np.square(err)))), conformal_quantile(z, LEVELS[0])
+        base += np.sqrt(np.mean((U[~te].mean(0) - U[te]) ** 2, axis=1)).tolist()
+    return (float(np.sqrt(np.mean(np.square(err)))), conformal_quantile(z, LEVELS[0]),
+            float(np.sqrt(np.mean(np.square(base)))))
 
 
 def training_sets(release_dir) -> dict:
@@ -143,10 +135,9 @@ def fit(release_dir, path=None) -> dict:
         if Xs is None or len(Xs) < 5:
             out["models"][name] = {"note": f"{0 if Xs is None else len(Xs)} training rows: not fitted"}
             continue
-        rms, scale = _cv_band(Xs, Us)
-        model = PotentialGP.fit(Xs, Us)
+        rms, scale, base = _cv_band(Xs, Us)
+        model = PotentialModel.fit(Xs, Us)
         model.band_scale = scale
-        base = float(np.sqrt(np.mean((Us - Us.mean(0)) ** 2)))
         out["models"][name] = model.to_json() | {"cv_rmse": rms, "rmse_mean_baseline": base, "n": len(Xs)}
     known = np.isfinite(gamma)
     if known.sum() >= 5:  # log γ = a + b log D̂_AA (models.FrictionModel), its intervals from the LOO residuals
@@ -169,8 +160,8 @@ class CampaignModels:
     def __init__(self, meta: dict):
         self.meta = meta
         self.grid = np.asarray(meta["grid"], float)
-        self.potentials = {k: PotentialGP.from_json(e) for k, e in meta["models"].items()
-                           if k in ("structure", "mobility") and "X" in e}
+        self.potentials = {k: PotentialModel.from_json(e) for k, e in meta["models"].items()
+                           if k in ("structure", "mobility") and "mean" in e}
         self.gamma = meta["models"].get("dpd_gamma")
 
     def predict(self, x19) -> dict:

@@ -1,6 +1,6 @@
 """Potentials on day one (mobcg.campaign_models): models fitted on a data release, shipped as JSON, used by
 `python -m mobcg predict` with no project. A synthetic release of trusted jobs (no LAMMPS) whose IBI
-potentials depend on K_CC and frictions on the predicted D_AA in known ways: fitted, the models give a training point's own
+potentials and frictions depend on the predicted D_AA in known ways: fitted, the models give a training point's own
 potential back within its band, an unseen point's within the band too, the friction within its interval,
 and predict writes simulation-ready tables, their bands and the DPD fragment, saying where they come from.
 Units: r in Å, U in kcal/mol, γ in kcal fs/(mol Å²)."""
@@ -22,18 +22,23 @@ R = np.arange(0.05, 9.0, 0.1)
 FLAGS = {flag: True for flag in aggregate.TRUST_FLAGS}
 
 
-def depth(k_cc: float) -> float:
-    return 0.2 + 0.4 * (k_cc - 20) / 980  # kcal/mol: the well deepens with K_CC over the sampling box
+def log_d_aa(ff: dict) -> float:
+    """log of the AA mobility (1e-9 m²/s) the published-data model predicts: -3.7 to 4.5 over the box."""
+    return float(np.log(models._published_d_aa().predict(forcefield.vector(ff)[None, :])[0]))
 
 
-def potential(k_cc: float) -> np.ndarray:
-    return np.where(R < 4.5, 5.0, 0.0) - depth(k_cc) * np.exp(-(R - 6) ** 2)
+def potential(ff: dict) -> np.ndarray:
+    """The well (kcal/mol) is deepest for the slowest liquids, 0.72 to 0.38 over the sampling box, with a
+    normal scatter of 0.01 (seeded by K_CC) that no model of the mobility can learn."""
+    f = log_d_aa(ff)
+    scatter = 0.01 * np.random.default_rng(round(1e3 * ff["bonds"]["CC"]["k"])).normal()
+    depth = 0.4 - 0.05 * f + 0.01 * f ** 2 + scatter
+    return np.where(R < 4.5, 5.0, 0.0) - depth * np.exp(-(R - 6) ** 2)
 
 
 def gamma_of(ff: dict) -> float:
     """The friction falls with the AA mobility that the published-data model predicts (2 % scatter)."""
-    d_aa = models._published_d_aa().predict(forcefield.vector(ff)[None, :])[0]
-    return 2e4 * d_aa ** -0.9 * (1 + 0.02 * np.sin(ff["bonds"]["CC"]["k"]))
+    return 2e4 * np.exp(-0.9 * log_d_aa(ff)) * (1 + 0.02 * np.sin(ff["bonds"]["CC"]["k"]))
 
 
 def write_job(root: Path, ff: dict, **changes) -> Path:
@@ -48,7 +53,7 @@ def write_job(root: Path, ff: dict, **changes) -> Path:
            "D_AA_inf_err": 0.05, "D_CG_inf_err": 0.2, "ibi_r_cut": 9.0, "ibi_final_iteration": 0,
            "dpd_gamma": gamma_of(ff), "dpd_cutoff": 9.1, "dpd_matched": True} | changes
     (folder / "signac_job_document.json").write_text(json.dumps(doc))
-    U = potential(k)
+    U = potential(ff)
     ibi._write_iteration(folder / cg.IBI_DIR, ibi.IBIIteration(0, R, U, np.ones_like(R), 1.0, 0.01, U))
     g = np.where(R < 4.5, 0.0, 1 + 0.3 * np.exp(-(R - 6) ** 2))
     np.savetxt(folder / "rdf_aa.txt", np.column_stack([R, g]))
@@ -71,13 +76,13 @@ def fitted(tmp_path_factory):
 
 def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
     """On a training set: U within 3 bands. On 60 sets it never saw: U within 0.03 kcal/mol (the wells
-    differ by up to 0.4), and the 68 % band (calibrated on 21 jobs by 5-fold CV) holds the RMS error of
-    40-70 % of them (measured: 45-60 % over job orders; a band half as wide holds 35 %, twice
-    as wide 77 %); γ within 5 % of a friction that follows the predicted D_AA (2 % scatter) and inside its 95 % interval
+    differ by up to 0.34), and the 68 % band (calibrated on 21 jobs by 5-fold CV) holds the RMS error of
+    50-85 % of them (measured over six draws of the release: 62-77 %; a band half as wide holds 32-42 %,
+    twice as wide 93-100 %); γ within 5 % of a friction that follows the predicted D_AA (2 % scatter) and inside its 95 % interval
     on the training set and 4 unseen ones. The file holds the release's rows, not a pickle."""
     meta, path, sets = fitted
     assert meta["n_trusted"] == 21 and meta["models"]["structure"]["n"] == 21 and meta["models"]["dpd_gamma"]["n"] == 20
-    assert meta["models"]["structure"]["n"] == 21 and "X" in json.loads(path.read_text())["models"]["structure"]
+    assert json.loads(path.read_text())["models"]["structure"]["degree"] == 2
     models = campaign_models.load(path)
     grid = models.grid
     assert grid[0] == pytest.approx(5.0) and grid[-1] < 9.0
@@ -85,7 +90,7 @@ def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
         k = ff["bonds"]["CC"]["k"]
         pred = models.predict(forcefield.vector(ff))
         U, band = pred["structure"]
-        truth = tables.resample(cg.potential_table(R, potential(k), 9.0), grid).U
+        truth = tables.resample(cg.potential_table(R, potential(ff), 9.0), grid).U
         assert np.max(np.abs(U - truth)) < 0.03, k
         if ff is sets[0]:
             assert np.all(np.abs(U - truth) <= 3 * band + 1e-3), k
@@ -94,10 +99,10 @@ def test_the_fitted_models_give_potentials_and_frictions_back(fitted):
     covered, worst = [], 0.0
     for ff in forcefield.sample(60, seed=123):
         U, band = models.predict(forcefield.vector(ff))["structure"]
-        truth = tables.resample(cg.potential_table(R, potential(ff["bonds"]["CC"]["k"]), 9.0), grid).U
+        truth = tables.resample(cg.potential_table(R, potential(ff), 9.0), grid).U
         covered.append(np.sqrt(np.mean((U - truth) ** 2)) <= np.sqrt(np.mean(band ** 2)))
         worst = max(worst, float(np.max(np.abs(U - truth))))
-    assert worst < 0.03 and 0.4 <= np.mean(covered) <= 0.7, (worst, np.mean(covered))
+    assert worst < 0.03 and 0.5 <= np.mean(covered) <= 0.85, (worst, np.mean(covered))
 
 
 def test_predict_in_an_empty_folder_writes_the_campaigns_tables(fitted, tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import aggregate, cg, files, forcefield, jobs, tables
+from mobcg import aggregate, cg, files, forcefield, jobs, models, tables
 from mobcg.init import statepoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,10 @@ def fake_finished_job(project, ff, i, rng):
     g_aa = np.where(r < 4.5, 0.0, 1 + 0.3 * np.exp(-(r - 6) ** 2) * np.cos(2 * r + 0.1 * i))
     jobs.save_columns(job.fn("rdf_aa.txt"), "r_angstrom g_com", r, g_aa)
     jobs.save_columns(job.fn(cg.RDF), "r_angstrom g_cg", r, g_aa * (1 + 0.01 * rng.standard_normal(len(r))))
-    U = np.where(r < 4.5, 5.0, 0.0) - 0.3 * np.exp(-(r - 6) ** 2) * (1 + 0.05 * i)
+    # the well follows the AA mobility that the published-data model predicts (as the campaign's do), and a
+    # little of it (0.01 i kcal/mol) does not
+    log_d_aa = float(np.log(models._published_d_aa().predict(forcefield.vector(ff)[None, :])[0]))
+    U = np.where(r < 4.5, 5.0, 0.0) - (0.3 * (1 + 0.5 * log_d_aa) + 0.01 * i) * np.exp(-(r - 6) ** 2)
     tables.export_all(cg.potential_table(r, U, 9.0, grid=tables.PAPER_GRID, whole=True), job.path, cg.POTENTIAL)
     d_aa = 1.0 + 0.1 * i
     job.doc.update({"D_AA": d_aa, "D_AA_err": 0.05, "D_CG": 6 * d_aa * (1 + 0.05 * rng.standard_normal()),
