@@ -24,6 +24,8 @@ class DiskFull(MachineError):
 
 
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_UMASK = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
+os.umask(_UMASK)
 MIN_FREE_BYTES = 1 << 20  # below this a LAMMPS error is blamed on the disk, not on the parameters
 
 
@@ -58,6 +60,9 @@ def atomic_path(path: str | os.PathLike, durable: bool = True):
     if not path.parent.is_dir():  # (a stat: mkdir of an existing folder waited for its lock)
         path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600); give it the mode open() would, so a group's shared
+    # workspace or a release stays readable by the group
+    os.fchmod(fd, 0o666 & ~_UMASK)
     os.close(fd)
     try:
         yield Path(tmp)

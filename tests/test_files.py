@@ -187,3 +187,15 @@ def test_background_work_runs_in_order_and_its_last_error_surfaces_at_wait(tmp_p
     with pytest.raises(OSError, match="No space left"), files.Background() as background:
         background.submit(full_disk, tmp_path / "e.txt")
     assert _names(tmp_path) == ["a.txt", "b.txt"]
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_gets(tmp_path):
+    """Results are as readable as files open() creates under the same umask (0644 under 022), not
+    private like mkstemp's 0600: a group shares a workspace or a release."""
+    (tmp_path / "plain.txt").write_text("x")
+    files.write_text(tmp_path / "atomic.txt", "x")
+    files.write_with(tmp_path / "atomic.bin", lambda fh: fh.write(b"x"))
+    plain = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert plain == 0o666 & ~files._UMASK
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain
+    assert (tmp_path / "atomic.bin").stat().st_mode & 0o777 == plain
