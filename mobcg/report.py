@@ -43,8 +43,8 @@ def _potentials(directory: Path) -> str | None:
 
 
 def _predicted_band(directory: Path) -> str | None:
-    """Predicted structure-preserving potential with its ensemble band (mean ± 2 std of the members)
-    against the IBI potential, for up to four held-out jobs (training jobs if none is held out)."""
+    """Predicted structure-preserving potential with its band (± 2 std, as the model states it: the MLP
+    members' spread or the mobility model's residual spread) against the IBI potential, for up to four held-out jobs (training jobs if none is held out)."""
     path = directory / "models" / "structure.joblib"
     if not path.exists():
         return None
@@ -60,11 +60,11 @@ def _predicted_band(directory: Path) -> str | None:
         ax.fill_between(data["r"], mean[k] - 2 * std[k], mean[k] + 2 * std[k], color=line.get_color(), alpha=0.2)
     kind = "held out" if data["holdout"].any() else "training"
     ax.set(xlabel="r (Å)", ylabel="U (kcal/mol)", ylim=(min(-1.0, float(np.min(mean - 2 * std)) * 1.1), 2.0),
-           title=f"predicted (dashed, band ± 2 std of the ensemble) vs IBI, {kind} jobs")
+           title=f"predicted (dashed, band ± 2 std) vs IBI, {kind} jobs")
     ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, directory / "predicted_potentials.png")
-    return "![predicted potentials with ensemble band](predicted_potentials.png)"
+    return "![predicted potentials with their band](predicted_potentials.png)"
 
 
 def unvalidated(job_list) -> list[str]:
