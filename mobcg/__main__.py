@@ -64,7 +64,7 @@ def _campaign_potentials(x, args, result: dict) -> list[str]:
     meta = shipped.meta
     pred = shipped.predict(x[0])
     lines = [f"potentials: models trained on our campaign release {meta['release']} ({meta['n_trusted']} trusted "
-             f"liquids, {meta['n_pairs']} mobility pairs; Gaussian processes of the potentials' principal components)"]
+             f"liquids, {meta['n_pairs']} mobility pairs; the potentials' principal components from the predicted AA mobility)"]
     if "dpd_gamma" in pred:
         gamma, iv = pred["dpd_gamma"]
         result["dpd_gamma"] = gamma
