@@ -44,7 +44,8 @@ def _potentials(directory: Path) -> str | None:
 
 def _predicted_band(directory: Path) -> str | None:
     """Predicted structure-preserving potential with its band (± 2 std, as the model states it: the MLP
-    members' spread or the mobility model's residual spread) against the IBI potential, for up to four held-out jobs (training jobs if none is held out)."""
+    members' spread or the mobility model's residual spread) against the IBI potential, for up to four
+    held-out jobs (training jobs if none is held out)."""
     path = directory / "models" / "structure.joblib"
     if not path.exists():
         return None
