@@ -250,7 +250,9 @@ def _campaign(folder: Path) -> list[str]:
                      + "; ".join(f"{key} R²(log) {r[key]['published_models_r2_log']:.2f}, coverage "
                                  f"{100 * r[key]['coverage_68']:.0f} % / {100 * r[key]['coverage_95']:.0f} %"
                                  for key in ("D_AA", "D_CG", "alpha")))
-    lines.append(f"- pairing dataset: {c['pairs']} real pairs among {c['trusted']} trusted jobs (tol {c['tolerance']['tol']})")
+    among = (f"the {c['training']} training jobs ({c['trusted']} trusted, the held-out ones aside)" if "training" in c
+             else f"{c['trusted']} trusted jobs")  # (pairs are drawn among the training jobs only)
+    lines.append(f"- pairing dataset: {c['pairs']} real pairs among {among} (tol {c['tolerance']['tol']})")
     loop = m.get("closed_loop", {})
     for kind, what in (("structure", "structure-preserving potential"), ("mobility", "mobility-preserving potential"),
                        ("dpd", "structure potential + predicted DPD friction")):

@@ -327,7 +327,7 @@ MEASURES = {"release": "rel", "a": {"random": {"drawn": 4, "liquids": 3, "share"
                   for key in ("D_AA", "D_CG", "alpha")}
                  | {"raw": {key: {"published_models_r2_log": r2, "coverage_68": 0.43, "coverage_95": 1.0}
                             for key, r2 in (("D_AA", -0.28), ("D_CG", -4.4), ("alpha", 0.28))}},
-            "c": {"trusted": 3, "pairs": 2, "tolerance": {"tol": 0.2}},
+            "c": {"trusted": 3, "training": 2, "pairs": 2, "tolerance": {"tol": 0.2}},
             "closed_loop": {"mobility": {"n": 3, "alpha_median": 1.12, "within_0.3": 0.67, "within_0.5": 1.0,
                                          "rdf_r2_median": 0.987, "rdf_r2_min": 0.95}}}
 
@@ -366,7 +366,7 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
         assert not list(Path(job.path).glob("*_aa.*.log")) and not Path(job.fn("ibi")).joinpath("iter_000").exists()
     report = (new / "analysis" / "report.md").read_text()
     assert "## The campaign release `rel`, measured" in report
-    assert "r0_CC 0.031, K_CC 0.42" in report and "2 real pairs among 3 trusted jobs" in report
+    assert "r0_CC 0.031, K_CC 0.42" in report and "2 real pairs among the 2 training jobs (3 trusted, the held-out ones aside)" in report
     assert ("- random draws: 4 drawn, 3 liquids (75 %), 3 trusted; the chance of a liquid (mobcg.suggest) "
             "expected 61 %, ranking them with ROC AUC 0.83") in report
     assert "alpha_pred median 1.12, 67 % within 1 ± 0.3" in report
