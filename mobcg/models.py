@@ -347,6 +347,8 @@ class MobilityPotentialModel(BaseEstimator):
         X, U = np.asarray(X, dtype=float), np.asarray(U, dtype=float)
         if X.ndim != 2 or U.ndim != 2 or X.shape[0] != U.shape[0] or len(U) < 1:
             raise ValueError(f"X must be (n, p) and U (n, m) with n >= 1, got {X.shape}, {U.shape}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(U))):
+            raise ValueError("X and U must be finite")
         f = _log_d_aa_hat(X)
         self.r_ = None if r is None else np.asarray(r, dtype=float)
         self.mean_ = U.mean(0)

@@ -239,6 +239,21 @@ def test_potential_model_checks_input():
         assert str(info.value) == "X and U must be finite"
 
 
+def test_mobility_potential_model_checks_input():
+    """One clear error for shapes and non-finite values, as PotentialModel gives (a NaN would otherwise
+    pass silently into the PCA and every prediction)."""
+    X, U = np.full((4, 19), 1.0), np.ones((4, 3))
+    pm = models.MobilityPotentialModel()
+    for a, b, shapes in ((np.ones(4), U, "(4,), (4, 3)"), (X, np.ones((5, 3)), "(4, 19), (5, 3)")):
+        with pytest.raises(ValueError) as info:
+            pm.fit(a, b)
+        assert str(info.value) == f"X must be (n, p) and U (n, m) with n >= 1, got {shapes}"
+    for a, b in ((np.where(np.eye(4, 19), np.nan, 1.0), U), (X, np.where(np.eye(4, 3), np.inf, 1.0))):
+        with pytest.raises(ValueError) as info:
+            pm.fit(a, b)
+        assert str(info.value) == "X and U must be finite"
+
+
 def test_potential_model_hides_only_convergence_warnings(monkeypatch):
     monkeypatch.setattr(models, "_default_mlp", lambda *args: _Warner())
     X, U = _curves(6, 4, np.random.default_rng(7))
