@@ -282,12 +282,7 @@ class PotentialModel(BaseEstimator):
         self.seed = seed
 
     def fit(self, X, U, r=None):
-        X = np.asarray(X, dtype=float)
-        U = np.asarray(U, dtype=float)
-        if X.ndim != 2 or U.ndim != 2 or X.shape[0] != U.shape[0]:
-            raise ValueError(f"X must be (n, p) and U (n, m), got {X.shape}, {U.shape}")
-        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(U))):
-            raise ValueError("X and U must be finite")
+        X, U = _potential_input(X, U)
         self.r_ = None if r is None else np.asarray(r, dtype=float)
         self.x_scaler_ = StandardScaler().fit(X)
         self.u_scaler_ = StandardScaler().fit(U)
@@ -344,11 +339,7 @@ class MobilityPotentialModel(BaseEstimator):
         self.max_degree = max_degree
 
     def fit(self, X, U, r=None):
-        X, U = np.asarray(X, dtype=float), np.asarray(U, dtype=float)
-        if X.ndim != 2 or U.ndim != 2 or X.shape[0] != U.shape[0] or len(U) < 1:
-            raise ValueError(f"X must be (n, p) and U (n, m) with n >= 1, got {X.shape}, {U.shape}")
-        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(U))):
-            raise ValueError("X and U must be finite")
+        X, U = _potential_input(X, U)
         f = _log_d_aa_hat(X)
         self.r_ = None if r is None else np.asarray(r, dtype=float)
         self.mean_ = U.mean(0)
@@ -375,6 +366,17 @@ class MobilityPotentialModel(BaseEstimator):
         leverage = np.einsum("ij,jk,ik->i", A, self.ata_inv_, A)
         var = (1 + leverage)[:, None] * ((self.sigma_ ** 2) @ (self.components_ ** 2))[None, :]
         return U, np.sqrt(var)
+
+
+def _potential_input(X, U) -> tuple[np.ndarray, np.ndarray]:
+    """(X, U) as float arrays, or one ValueError naming the shapes or the non-finite values: both potential
+    models check their training input here."""
+    X, U = np.asarray(X, dtype=float), np.asarray(U, dtype=float)
+    if X.ndim != 2 or U.ndim != 2 or X.shape[0] != U.shape[0] or len(U) < 1:
+        raise ValueError(f"X must be (n, p) and U (n, m), got {X.shape}, {U.shape}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(U))):
+        raise ValueError("X and U must be finite")
+    return X, U
 
 
 def _design(f, degree: int) -> np.ndarray:
