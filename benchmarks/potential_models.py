@@ -29,14 +29,12 @@ from mobcg.published import GPModel  # noqa: E402
 
 
 def gp19(X, U, Xte):
-    mean = U.mean(0)
-    _, s, vt = np.linalg.svd(U - mean, full_matrices=False)
-    k = int(min(6, np.searchsorted(np.cumsum(s ** 2) / np.sum(s ** 2), 0.999) + 1, len(U) - 1))
-    scores = (U - mean) @ vt[:k].T
+    mean, components = models.principal_components(U)  # the same PCA as the mobility model's
+    scores = (U - mean) @ components.T
     out = np.repeat(mean[None], len(Xte), 0)
-    for j in range(k):
+    for j, component in enumerate(components):
         gp = GPModel("19", "none", "rbf").fit(X, scores[:, j], calibration="loo").condition(X, scores[:, j])
-        out += np.outer(gp.latent(Xte)[0], vt[j])
+        out += np.outer(gp.latent(Xte)[0], component)
     return out
 
 

@@ -332,9 +332,6 @@ class MobilityPotentialModel(BaseEstimator):
     0.975 (0.76) against the MLP ensemble (benchmarks/README.md, issue 22). ``predict`` returns (mean,
     std), std from the scores' residual spread and the row's leverage, mapped onto the grid."""
 
-    MAX_COMPONENTS = 6
-    KEPT_VARIANCE = 0.999
-
     def __init__(self, max_degree: int = 2):
         self.max_degree = max_degree
 
@@ -342,11 +339,8 @@ class MobilityPotentialModel(BaseEstimator):
         X, U = _potential_input(X, U)
         f = _log_d_aa_hat(X)
         self.r_ = None if r is None else np.asarray(r, dtype=float)
-        self.mean_ = U.mean(0)
-        _, s, vt = np.linalg.svd(U - self.mean_, full_matrices=False)
-        share = np.cumsum(s ** 2) / max(float(np.sum(s ** 2)), 1e-300)
-        k = int(min(self.MAX_COMPONENTS, np.searchsorted(share, self.KEPT_VARIANCE) + 1, len(U) - 1))
-        self.components_ = vt[:k]
+        self.mean_, self.components_ = principal_components(U)
+        k = len(self.components_)
         scores = (U - self.mean_) @ self.components_.T
         # a degree needs two rows beyond its coefficients to be judged by leave-one-out
         degrees = [g for g in range(self.max_degree + 1) if g == 0 or len(U) >= g + 3]
@@ -366,6 +360,16 @@ class MobilityPotentialModel(BaseEstimator):
         leverage = np.einsum("ij,jk,ik->i", A, self.ata_inv_, A)
         var = (1 + leverage)[:, None] * ((self.sigma_ ** 2) @ (self.components_ ** 2))[None, :]
         return U, np.sqrt(var)
+
+
+def principal_components(U, max_components: int = 6, kept: float = 0.999) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (m,), components (k, m)) of the rows of U: the fewest orthonormal components keeping `kept`
+    of the variance, at most `max_components` and n - 1."""
+    mean = U.mean(0)
+    _, s, vt = np.linalg.svd(U - mean, full_matrices=False)
+    share = np.cumsum(s ** 2) / max(float(np.sum(s ** 2)), 1e-300)
+    k = int(min(max_components, np.searchsorted(share, kept) + 1, len(U) - 1))
+    return mean, vt[:k]
 
 
 def _potential_input(X, U) -> tuple[np.ndarray, np.ndarray]:
