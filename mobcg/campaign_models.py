@@ -40,7 +40,7 @@ class CampaignModelError(RuntimeError):
     pass
 
 
-class PotentialModel:
+class ShippedPotential:
     """A fitted models.MobilityPotentialModel as JSON (its PCA, polynomial and residual spread), with the
     band scale from cross-validation: predict(x) → (U (m, grid), sd (m, grid))."""
 
@@ -50,7 +50,7 @@ class PotentialModel:
         self.model, self.band_scale = model, float(band_scale)
 
     @classmethod
-    def fit(cls, X, U) -> "PotentialModel":
+    def fit(cls, X, U) -> "ShippedPotential":
         return cls(MobilityPotentialModel().fit(X, U))
 
     def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +62,7 @@ class PotentialModel:
             "band_scale": self.band_scale}
 
     @classmethod
-    def from_json(cls, e: dict) -> "PotentialModel":
+    def from_json(cls, e: dict) -> "ShippedPotential":
         model = MobilityPotentialModel()
         for k in cls.KEYS:
             setattr(model, k, int(e["degree"]) if k == "degree_" else np.asarray(e[k.rstrip("_")], float))
@@ -76,7 +76,7 @@ def _cv_band(X, U, folds: int = 5) -> tuple[float, float, float]:
     z, err, base = [], [], []
     for k in range(folds):
         te = np.arange(n) % folds == k
-        model = PotentialModel.fit(X[~te], U[~te])
+        model = ShippedPotential.fit(X[~te], U[~te])
         pred, sd = model.predict(X[te])
         rms = np.sqrt(np.mean((pred - U[te]) ** 2, axis=1))
         err += rms.tolist()
@@ -136,7 +136,7 @@ def fit(release_dir, path=None) -> dict:
             out["models"][name] = {"note": f"{0 if Xs is None else len(Xs)} training rows: not fitted"}
             continue
         rms, scale, base = _cv_band(Xs, Us)
-        model = PotentialModel.fit(Xs, Us)
+        model = ShippedPotential.fit(Xs, Us)
         model.band_scale = scale
         out["models"][name] = model.to_json() | {"cv_rmse": rms, "rmse_mean_baseline": base, "n": len(Xs)}
     known = np.isfinite(gamma)
@@ -160,7 +160,7 @@ class CampaignModels:
     def __init__(self, meta: dict):
         self.meta = meta
         self.grid = np.asarray(meta["grid"], float)
-        self.potentials = {k: PotentialModel.from_json(e) for k, e in meta["models"].items()
+        self.potentials = {k: ShippedPotential.from_json(e) for k, e in meta["models"].items()
                            if k in ("structure", "mobility") and "mean" in e}
         self.gamma = meta["models"].get("dpd_gamma")
 

@@ -219,7 +219,7 @@ class FrictionModel(BaseEstimator):
     ScalarModel, std from the residuals' spread in log (γ·σ)."""
 
     def fit(self, X, y):
-        f = self._feature(X)
+        f = _log_d_aa_hat(X)
         y = np.log(np.asarray(y, dtype=float).ravel())
         if len(y) < 2:
             raise ValueError(f"FrictionModel: {len(y)} friction(s), need at least 2")
@@ -229,7 +229,7 @@ class FrictionModel(BaseEstimator):
         return self
 
     def predict(self, X):
-        gamma = np.exp(np.polyval(self.coef_, self._feature(X)))
+        gamma = np.exp(np.polyval(self.coef_, _log_d_aa_hat(X)))
         return gamma, gamma * self.sigma_
 
     @classmethod
@@ -250,10 +250,6 @@ class FrictionModel(BaseEstimator):
             out[i] = np.log(y[i] / cls().fit(X[keep], y[keep]).predict(X[i:i + 1])[0][0])
             keep[i] = True
         return out
-
-    @staticmethod
-    def _feature(X) -> np.ndarray:
-        return _log_d_aa_hat(X)
 
 
 @functools.lru_cache(maxsize=1)
