@@ -155,8 +155,8 @@ def analyze_aa(job):
 def run_ibi(job):
     with jobs.failures(job, "run_ibi"):
         jobs.check_statepoint(job)
-        # from the structure model's prediction once one is trained, else from the PMF
-        start = aggregate.warm_start(ANALYSIS, jobs.forcefield(job), jobs.molecule(job), print)
+        # from the PMF plus the correction finished jobs' IBI made to theirs, once trained; else the PMF
+        start = aggregate.warm_start(ANALYSIS, jobs.molecule(job), print)
         cg.run_ibi(job, np=ranks("ibi")(job), start=start)
 
 

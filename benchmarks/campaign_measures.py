@@ -12,12 +12,13 @@ project, against the published 234 sets and through the closed loop.
        simulated on the held-out fold: RDF r² against the AA target, alpha
     e  the mobility-preserving model through the same loop: alpha_pred = D_CG_inf(its potential) / D_AA_inf
     e' the structure table with the predicted DPD friction (issue 23): alpha_pred, RDF r²
-    f  the warm start: IBI from the structure model's prediction against IBI from the PMF, simulations to
-       convergence, on `--warm-start` held-out jobs
+    f  the warm start, simulations to convergence on `--warm-start` held-out jobs: IBI from the PMF, from the
+       structure model's prediction, from the pipeline's start (the PMF plus a correction linear in the
+       density, fitted on the fold's training jobs) and from the job's own converged table (the floor)
     g  learning curves on our data: test R² against the number of training sets (D_CG, alpha, the potential)
 
     python benchmarks/campaign_measures.py data/campaign-2026-12 --work benchmark_runs/measures [--closed-loop]
-        [--warm-start 10] [--folds 5] [--workers 2]
+        [--warm-start 10] [--folds 5] [--workers 2] [--warm-only]
 
 Prints each measure and writes campaign_measures.json and the figures campaign_*.png into the release's
 measures/ folder (--out), which `init.py --import` copies to analysis/campaign/ for the report.
@@ -38,7 +39,7 @@ import numpy as np
 import signac
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mobcg import aggregate, analysis, cg, datasets, forcefield, jobs, release  # noqa: E402
+from mobcg import aggregate, analysis, cg, datasets, forcefield, ibi, jobs, release  # noqa: E402
 from mobcg.forcefield import PARAMETER_NAMES  # noqa: E402
 from mobcg.molecule import DEFAULT, box_length, molar_mass  # noqa: E402
 
@@ -141,7 +142,8 @@ def measure_c(work: Path, project) -> dict:
             "tolerance": summary["pairing"]}
 
 
-def closed_loop(project, work: Path, folds: int, warm_start: int, workers: int = 1, only: int | None = None) -> dict:
+def closed_loop(project, work: Path, folds: int, warm_start: int, workers: int = 1, only: int | None = None,
+                validate: bool = True) -> dict:
     """d, e, e', f: k-fold over the trusted jobs (every job held out once, its holdout flag ignored). The
     held-out jobs of a fold, and the warm starts after the folds, run `workers` at a time (each its own
     one-rank LAMMPS runs in its own job folder; the fold's models are only read). `only`: the first so
@@ -167,7 +169,8 @@ def closed_loop(project, work: Path, folds: int, warm_start: int, workers: int =
                 j.doc["holdout"] = j in test
             aggregate.build_datasets(train + test, analysis_dir)
             aggregate.train_models(analysis_dir)
-            rows += pool.map(one, test, [analysis_dir] * len(test), [k] * len(test))
+            if validate:
+                rows += pool.map(one, test, [analysis_dir] * len(test), [k] * len(test))
             held_out += [(job, analysis_dir) for job in test]
         picked = held_out[:warm_start]
         warm = list(pool.map(warm_start_run, [j for j, _ in picked], [d for _, d in picked],
@@ -175,11 +178,18 @@ def closed_loop(project, work: Path, folds: int, warm_start: int, workers: int =
     return {"rows": rows, "warm": warm}
 
 
+WARM_STARTS = ("pmf", "model", "correction", "oracle")
+
+
 def warm_start_run(job, analysis_dir: Path, work: Path) -> dict:
-    """IBI of `job` twice in scratch copies: from the PMF and from the structure model's prediction;
-    the simulations each needed."""
+    """IBI of `job` in scratch copies from each of WARM_STARTS: the PMF; the structure model's potential for
+    its parameters; the pipeline's warm start (aggregate.warm_start: the PMF plus the correction the training
+    jobs' IBI made, at this job's density); and the job's own converged table (the floor: what a perfect
+    prediction would need under IBI's stopping rule). Simulations each needed, and the first one's
+    deviation (how good the start was)."""
     out = {"job": job.id}
-    for start in ("pmf", "model"):
+    own = ibi.read_iteration(Path(job.fn(cg.IBI_DIR)) / f"iteration_{int(job.doc['ibi_final_iteration']):03d}.npz")
+    for start in WARM_STARTS:
         project = signac.init_project(work / start)
         clone = project.open_job(job.statepoint())
         if clone not in project:
@@ -187,11 +197,18 @@ def warm_start_run(job, analysis_dir: Path, work: Path) -> dict:
         shutil.rmtree(clone.fn(cg.IBI_DIR), ignore_errors=True)
         for key in [k for k in clone.doc if k.startswith("ibi_")]:
             del clone.doc[key]
-        predicted = aggregate.warm_start(analysis_dir, jobs.forcefield(clone)) if start == "model" else None
+        if start == "model":
+            grid, U, fp = aggregate.predicted_potential(analysis_dir, jobs.forcefield(clone), "structure",
+                                                        jobs.molecule(clone))
+            predicted = (grid, U, f"model:structure:{fp}")
+        else:
+            predicted = {"pmf": None, "oracle": (own.r, own.U, "oracle"),
+                         "correction": aggregate.warm_start(analysis_dir, jobs.molecule(clone))}[start]
         result = cg.run_ibi(clone, np=1, progress=None, start=predicted)
         out[start] = {"simulations": len(result.iterations), "converged": bool(result.converged),
-                      "deviation": float(result.deviation)}
-    print(f"warm start {job.id[:8]}: PMF {out['pmf']['simulations']}, model {out['model']['simulations']}", flush=True)
+                      "deviation": float(result.deviation), "first_deviation": float(result.iterations[0].deviation),
+                      "start": clone.doc["ibi_start"]}
+    print(f"warm start {job.id[:8]}: " + ", ".join(f"{s} {out[s]['simulations']}" for s in WARM_STARTS), flush=True)
     return out
 
 
@@ -208,10 +225,12 @@ def summarise_loop(loop: dict) -> dict:
                          "within_0.5": float(np.mean(np.abs(a - 1) <= 0.5)),
                          "rdf_r2_median": float(np.median(r2)), "rdf_r2_min": float(r2.min())}
     if loop["warm"]:
-        pmf = np.array([w["pmf"]["simulations"] for w in loop["warm"]])
-        model = np.array([w["model"]["simulations"] for w in loop["warm"]])
-        out["warm_start"] = {"n": int(len(pmf)), "pmf_mean": float(pmf.mean()), "model_mean": float(model.mean()),
-                             "ratio": float(model.sum() / pmf.sum())}
+        sims = {s: np.array([w[s]["simulations"] for w in loop["warm"]]) for s in WARM_STARTS}
+        first = {s: np.array([w[s]["first_deviation"] for w in loop["warm"]]) for s in WARM_STARTS}
+        out["warm_start"] = {"n": len(loop["warm"]), "pmf_mean": float(sims["pmf"].mean()),
+                             **{f"{s}_mean": float(sims[s].mean()) for s in WARM_STARTS[1:]},
+                             **{f"{s}_ratio": float(sims[s].sum() / sims["pmf"].sum()) for s in WARM_STARTS[1:]},
+                             **{f"{s}_first_deviation": float(np.median(first[s])) for s in WARM_STARTS}}
     return out
 
 
@@ -255,6 +274,8 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--closed-loop", action="store_true", help="d, e, e', f: CG simulations (about an hour)")
     parser.add_argument("--warm-start", type=int, default=10)
+    parser.add_argument("--warm-only", action="store_true",
+                        help="f alone: the folds' models and the warm starts, no closed-loop simulations (minutes)")
     parser.add_argument("--workers", type=int, default=1,
                         help="held-out jobs simulated at once, one LAMMPS rank each (default 1; a core each)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -269,8 +290,9 @@ def main():
     print(json.dumps({k: result[k] for k in "abc"}, indent=1))
     result["g"] = measure_g(args.work)
     print("g:", json.dumps(result["g"]))
-    if args.closed_loop:
-        loop = closed_loop(project, args.work, args.folds, args.warm_start, args.workers, args.jobs)
+    if args.closed_loop or args.warm_only:
+        loop = closed_loop(project, args.work, args.folds, args.warm_start, args.workers, args.jobs,
+                           validate=not args.warm_only)
         result["closed_loop"] = summarise_loop(loop) | {"rows": loop["rows"], "warm": loop["warm"]}
         print(json.dumps(summarise_loop(loop), indent=1))
     out = args.out or args.release / release.MEASURES

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, cg, datasets, files, forcefield, friction, jobs, lammps, molecule, presets, tables
+from . import analysis, cg, datasets, files, forcefield, friction, ibi, jobs, lammps, molecule, presets, tables
 from .lammps import trajectory
 
 
@@ -77,9 +77,20 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+# what datasets.npz holds; a new one makes datasets built before it stale (2: U_pmf and rho, IBI's start)
+DATASETS_FORMAT = 2
+
+
+def datasets_fingerprint(ids) -> str:
+    """The datasets' fingerprint: these job ids, at this DATASETS_FORMAT."""
+    return fingerprint(list(ids) + [f"datasets-format-{DATASETS_FORMAT}"])
+
+
 def up_to_date(directory, name: str, ids) -> bool:
-    """True when `directory/name` (JSON) was built from exactly these job ids."""
-    return _read_json(Path(directory) / name).get("fingerprint") == fingerprint(ids)
+    """True when `directory/name` (JSON) was built from exactly these job ids (the datasets: at today's
+    format too)."""
+    key = datasets_fingerprint(ids) if name == DATASETS_JSON else fingerprint(ids)
+    return _read_json(Path(directory) / name).get("fingerprint") == key
 
 
 # ------------------------------------------------------------------------------------------- datasets
@@ -97,7 +108,7 @@ def build_datasets(job_list, directory, tol: float = PAIRING["tol"], r2_min: flo
     with files.locked(directory):
         files.sweep_temporaries(directory)  # what a killed writer left
         current = _read_json(directory / DATASETS_JSON)
-        if current.get("fingerprint") == fingerprint([j.id for j in job_list]) and \
+        if current.get("fingerprint") == datasets_fingerprint([j.id for j in job_list]) and \
                 current.get("pairing") == {"tol": tol, "r2_min": r2_min} and (directory / DATASETS).exists():
             return current
         return _build_datasets(job_list, directory, tol, r2_min)
@@ -106,7 +117,7 @@ def build_datasets(job_list, directory, tol: float = PAIRING["tol"], r2_min: flo
 def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dict:
     r_cut = min(float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])) for j in job_list)
     r = np.round(np.arange(R_MIN, r_cut - DR / 2, DR), 4)
-    X, U, G_aa, G_cg = [], [], [], []
+    X, U, G_aa, G_cg, U_pmf, rho = [], [], [], [], [], []
     rdf_max = min(min(jobs.load_columns(j.fn("rdf_aa.txt"))[-1, 0], jobs.load_columns(j.fn(cg.RDF))[-1, 0])
                   for j in job_list)
     r_rdf = np.round(np.arange(1.0, rdf_max, RDF_GRID_DR), 4)
@@ -116,6 +127,8 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
         aa_rdf, cg_rdf = jobs.load_columns(j.fn("rdf_aa.txt")), jobs.load_columns(j.fn(cg.RDF))
         G_aa.append(np.interp(r_rdf, aa_rdf[:, 0], aa_rdf[:, 1]))
         G_cg.append(np.interp(r_rdf, cg_rdf[:, 0], cg_rdf[:, 1]))
+        U_pmf.append(_pmf(aa_rdf, jobs.info(j).T, float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])), r))
+        rho.append(bead_density(j.doc))
     ids = [j.id for j in job_list]
     # molecule descriptors beside the 19 parameters, so models can learn across molecules
     mols = [molecule.resolve(jobs.molecule(j)) for j in job_list]
@@ -136,16 +149,34 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     with files.atomic_path(directory / DATASETS) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=np.array(ids), X=np.array(X), r=r, U=np.array(U), r_rdf=r_rdf, rdf_aa=np.array(G_aa),
-                     rdf_cg=np.array(G_cg), D_AA=d_aa, D_CG=d_cg, alpha=alpha, dpd_gamma=gamma, dpd_cutoff=dpd_cutoff,
+                     rdf_cg=np.array(G_cg), U_pmf=np.array(U_pmf), rho=np.array(rho), D_AA=d_aa, D_CG=d_cg, alpha=alpha, dpd_gamma=gamma, dpd_cutoff=dpd_cutoff,
                      holdout=holdout, pairs=pairs,
                      molecule=np.array(mols), descriptors=desc, descriptor_names=np.array(molecule.DESCRIPTORS))
-    summary = {"fingerprint": fingerprint(ids), "ids": ids, "n_jobs": len(ids), "n_train": int(len(train)),
+    summary = {"fingerprint": datasets_fingerprint(ids), "format": DATASETS_FORMAT, "ids": ids, "n_jobs": len(ids), "n_train": int(len(train)),
                "n_holdout": int(holdout.sum()), "n_pairs": int(len(pairs)), "grid": [float(r[0]), float(r[-1]), DR],
                "rdf_grid": [float(r_rdf[0]), float(r_rdf[-1]), RDF_GRID_DR], "pairing": {"tol": tol, "r2_min": r2_min},
                "parameters": forcefield.PARAMETER_NAMES, "molecules": sorted(set(mols)),
                "descriptors": list(molecule.DESCRIPTORS)}
     files.write_json(directory / DATASETS_JSON, summary)
     return summary
+
+
+def _pmf(aa_rdf: np.ndarray, T: float, r_cut: float, r: np.ndarray) -> np.ndarray:
+    """The PMF start IBI took from this AA RDF (ibi.pmf_start at the job's cut-off), on r; NaN where the
+    RDF samples too little to give one."""
+    try:
+        r_cut = min(r_cut, float(aa_rdf[-1, 0]))  # IBI's cut-off is its grid's last bin, read back in float32
+        return np.interp(r, aa_rdf[:, 0], ibi.pmf_start(aa_rdf[:, 0], aa_rdf[:, 1], T, r_cut), right=0.0)
+    except ValueError:
+        return np.full(len(r), np.nan)
+
+
+def bead_density(doc: dict) -> float:
+    """Molecules (CG beads) per Å³ of the AA production (n_molecules / box_AA³), NaN when not recorded."""
+    try:
+        return float(doc["n_molecules"]) / float(doc["box_AA"]) ** 3
+    except (KeyError, TypeError, ZeroDivisionError):
+        return float("nan")
 
 
 def load_datasets(directory) -> dict:
@@ -225,6 +256,31 @@ def fit_potential(trained_on: list[str], X, U, r=None):
     return model, scores | {"model": model.__class__.__name__}
 
 
+IBI_START = "models/ibi_start.json"
+
+
+def fit_start_correction(directory: Path, data: dict, train: np.ndarray, trained_on: list[str], fp: str) -> dict:
+    """IBI's warm start (ibi.StartCorrection): what the training jobs' converged tables added to their PMF
+    starts, as a line in the bead density, written to models/ibi_start.json; its leave-one-out RMS error
+    against the PMF's own (kcal/mol, on the dataset grid). One molecule only (the correction is that
+    molecule's many-body part); jobs from before the datasets held the PMF and density are left out."""
+    (directory / IBI_START).unlink(missing_ok=True)  # none from other training jobs survives a refit
+    if len(trained_on) != 1:
+        return {"note": "the start correction is fitted for one molecule at a time: not trained"}
+    rows = train & np.all(np.isfinite(data["U_pmf"]), axis=1) & np.isfinite(data["rho"]) if "U_pmf" in data else []
+    if not np.any(rows):
+        return {"note": "no training job records its PMF and density: not trained"}
+    dU = data["U"][rows] - data["U_pmf"][rows]
+    fit, loo = ibi.fit_start_correction(data["r"], dU, data["rho"][rows], f"pmf+correction:{fp}")
+    scores = {"file": IBI_START, "n": fit.n, "molecule": trained_on[0], "linear": bool(np.any(fit.b)),
+              "pmf_rmse": float(np.sqrt(np.mean(dU ** 2)))}
+    if np.all(np.isfinite(loo)):  # (one row cannot be left out)
+        scores["loo_rmse"] = float(np.sqrt(np.mean(loo ** 2)))
+    files.write_json(directory / IBI_START, scores | {"source": fit.source, "r": fit.r.tolist(),
+                                                      "a": fit.a.tolist(), "b": fit.b.tolist()})
+    return scores
+
+
 def train_models(directory) -> dict:
     """Structure- and mobility-preserving potential models, alpha/D_CG/D_AA regressors; models.json.
     Under analysis/.lock, like build_datasets."""
@@ -277,6 +333,7 @@ def _train_models(directory: Path) -> dict:
     structure, scores = fit_potential(trained_on, X, data["U"][train], r)
     _models().save(structure, directory / "models" / "structure.joblib", meta | {"scores": scores})
     out["models"]["structure"] = {"file": "models/structure.joblib", "n_samples": int(train.sum()), **scores}
+    out["models"]["ibi_start"] = fit_start_correction(directory, data, train, trained_on, out["fingerprint"])
     pairs = data["pairs"]
     if len(pairs):
         Xp, Up = X_all[pairs[:, 0]], data["U"][pairs[:, 1]]
@@ -314,7 +371,7 @@ SCALAR_TARGETS = ("alpha", "D_CG", "D_AA", "dpd_gamma")
 
 def models_up_to_date(directory, ids) -> bool:
     """True when models.json was trained on the datasets built from exactly these job ids."""
-    return _read_json(Path(directory) / MODELS_JSON).get("dataset") == fingerprint(ids)
+    return _read_json(Path(directory) / MODELS_JSON).get("dataset") == datasets_fingerprint(ids)
 
 
 def models_fingerprint(directory) -> str | None:
@@ -390,19 +447,25 @@ def predicted_potential(directory, forcefield_: dict, kind: str = "structure", n
     return np.asarray(meta["grid"], dtype=float), np.asarray(U[0], dtype=float), models_fingerprint(directory)
 
 
-def warm_start(directory, forcefield_: dict, molecule_: str | None = None, progress=None):
-    """(grid Å, U kcal/mol, "model:structure:<fingerprint>"): the trained structure-preserving model's
-    potential for this force field, IBI's start (cg.run_ibi's `start`); None when no model is trained. A
-    model that cannot be read is a start guess lost, not a failed job: None, with a line saying why."""
-    try:
-        grid, U, fp = predicted_potential(directory, forcefield_, "structure", molecule_)
-    except FileNotFoundError:
+def warm_start(directory, molecule_: str | None = None, progress=None) -> "ibi.StartCorrection | None":
+    """IBI's start for a new job of `molecule_` (cg.run_ibi's `start`): its own PMF plus the correction the
+    finished jobs' IBI made to theirs (fit_start_correction); None (the PMF alone) while none is trained,
+    or for another molecule. A file that cannot be read is a start guess lost, not a failed job: None,
+    with a line saying why."""
+    path = Path(directory) / IBI_START
+    if not path.exists():
         return None
+    try:
+        with files.locked(directory, shared=True):
+            d = json.loads(path.read_text())
+        if d["molecule"] != molecule.resolve(molecule_ or molecule.DEFAULT):
+            return None
+        return ibi.StartCorrection(np.asarray(d["r"], dtype=float), np.asarray(d["a"], dtype=float),
+                                   np.asarray(d["b"], dtype=float), d["source"], int(d["n"]))
     except Exception as exc:  # a start guess is never worth failing the job for
         if progress:
-            progress(f"structure model unusable ({exc}); IBI starts from the PMF")
+            progress(f"IBI start correction unusable ({exc}); IBI starts from the PMF")
         return None
-    return grid, U, f"model:structure:{fp}"
 
 
 def _predict(x19, flat, directory: Path, out: Path | None, name: str | None = None,

@@ -333,13 +333,17 @@ def one_blas_thread():
     return blas.limit(limits=1) if blas is not None and len(blas) else contextlib.nullcontext()
 
 
-def start_potential(r, g_target, T: float, r_cut: float, predicted=None):
-    """(U_start on r in kcal/mol, source): `predicted` (grid Å, U kcal/mol, source; e.g. the trained
-    structure-preserving model's prediction for this force field, aggregate.warm_start) moved onto the
-    IBI grid, its core re-extrapolated from the first bin the target samples (the model's core is a
-    table wall, not data) and brought to 0 at r_cut like every IBI potential; (None, "pmf") without one."""
+def start_potential(r, g_target, T: float, r_cut: float, predicted=None, rho: float | None = None):
+    """(U_start on r in kcal/mol, source); (None, "pmf") without `predicted`. `predicted` is either an
+    ibi.StartCorrection (aggregate.warm_start: this target's PMF plus the correction at the bead density
+    `rho`, beads/Å³) or (grid Å, U kcal/mol, source), a whole potential (e.g. a model's prediction). Either
+    is moved onto the IBI grid, its core re-extrapolated from the first bin the target samples (a model's
+    core is a table wall, not data) and brought to 0 at r_cut like every IBI potential."""
     if predicted is None:
         return None, "pmf"
+    if isinstance(predicted, ibi.StartCorrection):
+        U = ibi.pmf_start(r, g_target, T, r_cut) + np.interp(r, predicted.r, predicted.at(rho))
+        return as_start(r, r, U, g_target, T, r_cut), predicted.source
     grid, U, source = predicted
     return as_start(r, grid, U, g_target, T, r_cut), source
 
@@ -356,8 +360,8 @@ def as_start(r, grid, U, g_target, T: float, r_cut: float) -> np.ndarray:
 def run_ibi(job, np: int = 1, progress=print, start=None) -> ibi.IBIResult:
     """IBI towards the AA COM RDF at the AA density and pressure; resumable (state in ibi/).
 
-    `start`: (grid, U, source) of a potential to start from instead of the PMF, e.g. the trained
-    structure-preserving model's prediction (aggregate.warm_start, passed in by the workflow);
+    `start`: what to start from instead of the PMF (start_potential): the PMF plus the correction the
+    finished jobs' IBI made (aggregate.warm_start, passed in by the workflow), or a whole potential;
     job.doc["ibi_start"] says which (a resumed run keeps the start it began with).
     Target, start and bead mass come from ibi_input.npz (the AA analysis', aa_input) when current, else
     from aa_com.gsd. Done marker: job.doc["ibi_converged"] (set last, after cg_potential.* are written).
@@ -403,7 +407,8 @@ def _run_ibi(info: jobs.Info, record, np, progress, predicted, background):
         record({"ibi_iteration": int(k), "ibi_deviation_current": float(dev), "ibi_pressure_current": float(pressure)})
 
     r_cut = min(float(sec["r_cut"]), float(r[-1]))
-    U_start, start = start_potential(r, g_target, info.T, r_cut, predicted)
+    rho = len(inp.positions) / float(np_asarray(inp.box).prod())  # beads per Å³ of the AA liquid
+    U_start, start = start_potential(r, g_target, info.T, r_cut, predicted, rho)
     result = iterate(r, g_target, positions, box, info.T, sec, directory, float(sec["r_cut"]),
                      P_target=info.P, mass=inp.mass, np=np, job_id=info.id, report=report, progress=progress,
                      U_start=U_start, start=start, target_noise=target_noise, background=background)

@@ -153,6 +153,42 @@ def pmf_start(r, g_target, T: float, r_cut: float, *, g_min: float = G_MIN,
     return _apply_tail(r, u, r_cut, tail_width)
 
 
+@dataclass(frozen=True)
+class StartCorrection:
+    """What IBI's converged potentials added to their PMF starts, as a line in the bead number density:
+    U_start(r) = PMF(r) + a(r) + rho b(r) (kcal/mol; rho in beads/Å³). Why a line in rho: the PMF is the
+    pair potential plus a many-body part that the density expansion of g(r) makes first order in rho;
+    over the campaign's 33 trusted liquids, leave-one-out, the start lies 0.12 kcal/mol (RMS, 5-9.8 Å)
+    from the converged table, where the PMF lies 0.32 and the structure model's table 0.26-0.35
+    (benchmarks/README.md, issue 22 f). `source` names it in job.doc["ibi_start"]."""
+    r: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    source: str = "pmf+correction"
+    n: int = 0  # rows it was fitted on
+
+    def at(self, rho: float) -> np.ndarray:
+        return self.a + float(rho) * self.b
+
+
+def fit_start_correction(r, dU, rho, source: str = "pmf+correction") -> tuple[StartCorrection, np.ndarray]:
+    """(StartCorrection, leave-one-out residuals (n, m)) by least squares of dU (n, m: converged table minus
+    PMF start, kcal/mol on r) on [1, rho] at each r. Below three rows, or one density, b = 0 (the mean);
+    leave-one-out residuals from the hat matrix, NaN where a row cannot be left out."""
+    dU, rho = np.asarray(dU, dtype=float), np.asarray(rho, dtype=float)
+    if dU.ndim != 2 or dU.shape[0] != rho.shape[0] or not len(rho) or not np.all(np.isfinite(dU)) \
+            or not np.all(np.isfinite(rho)):
+        raise ValueError(f"start correction: {dU.shape} differences and {rho.shape} densities, all finite")
+    A = np.c_[np.ones(len(rho)), rho] if len(rho) >= 3 and np.ptp(rho) > 0 else np.ones((len(rho), 1))
+    coef = np.linalg.lstsq(A, dU, rcond=None)[0]
+    h = np.einsum("ij,jk,ik->i", A, np.linalg.pinv(A.T @ A), A)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loo = (dU - A @ coef) / (1 - h)[:, None]
+    loo[h > 1 - 1e-9] = np.nan
+    b = coef[1] if len(coef) > 1 else np.zeros(dU.shape[1])
+    return StartCorrection(np.asarray(r, dtype=float), coef[0], b, source, len(rho)), loo
+
+
 def extend_core(r, U, i0: int, T: float, *, min_slope: float = 5.0, n_edge: int = 3,
                 max_slope: float = 100.0) -> np.ndarray:
     """U below index i0 (the core, where no pair is sampled) continued as a straight line from U[i0].

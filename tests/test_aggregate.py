@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import signac
 
-from mobcg import aggregate, cg, forcefield, tables
+from mobcg import aggregate, cg, forcefield, ibi, tables
+from mobcg.molecule import DEFAULT, molar_mass
 
 REPO = Path(__file__).resolve().parents[1]
 LMP = str(Path(sys.executable).parent / "lmp")
@@ -60,6 +61,16 @@ def test_datasets_have_the_finished_jobs_and_right_shapes(finished_project):
         job = finished_project.open_job(id=str(job_id))
         assert np.allclose(data["X"][i], forcefield.vector(job.sp.forcefield()))
         assert data["alpha"][i] == pytest.approx(job.doc["alpha"])
+        # IBI's warm start learns from the PMF and the bead density: the density times the molar mass is the
+        # production's measured density (g/cm³; box_AA is the production's mean box, density its mean), and
+        # the PMF is -kT ln g of the AA RDF where that is sampled, shifted to 0 at r_cut as IBI's start
+        assert data["rho"][i] * molar_mass(DEFAULT) / 0.602214076 == pytest.approx(job.doc["density"], rel=0.02)
+        rdf = np.loadtxt(job.fn("rdf_aa.txt"))
+        # (the PMF is switched off over 1 Å at r_cut)
+        at = rdf[(rdf[:, 1] > 0.05) & (rdf[:, 0] >= 5.0) & (rdf[:, 0] < data["r"][-1] - 1.0)]
+        assert len(at) > 10
+        shift = np.interp(at[:, 0], data["r"], data["U_pmf"][i]) + ibi.KB * 298.15 * np.log(at[:, 1])
+        assert np.ptp(shift) < 0.1  # (read back between the 0.01 Å grid's points: kinks; -kT ln g spans 1.4)
     for i, j in data["pairs"]:  # pairs respect the tolerances
         assert i != j and abs(data["D_CG"][j] / data["D_AA"][i] - 1) <= summary["pairing"]["tol"]
 
@@ -69,6 +80,9 @@ def test_models_validation_and_report_come_from_this_run(finished_project):
     models_json = json.loads((analysis / "models.json").read_text())
     assert models_json["dataset"] == json.loads((analysis / "datasets.json").read_text())["fingerprint"]
     assert {"structure", "alpha", "D_CG", "D_AA"} <= set(models_json["models"])
+    start = models_json["models"]["ibi_start"]  # IBI's warm start for new jobs, from every training job
+    assert start["n"] == models_json["n_train"] == 3 and (analysis / start["file"]).exists()
+    assert aggregate.warm_start(analysis).n == 3
     held = [j for j in finished_project if j.doc.get("holdout") and aggregate.finished(j)]
     for job in held:
         assert job.doc["validated_with"] == models_json["fingerprint"]

@@ -8,6 +8,7 @@ RDF; IBI through cg.simulate must recover structure and potential.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -218,6 +219,18 @@ def test_job_stage_ibi_sample_analyze_figures(reference, tmp_path, monkeypatch):
     _, g1 = analysis.rdf(pos[:200], boxes[:200], r_i[-1] + 0.1, len(r_i))
     _, g2 = analysis.rdf(pos[200:], boxes[200:], r_i[-1] + 0.1, len(r_i))
     assert job.doc["ibi_target_noise"] == pytest.approx(ibi.deviation(r_i, g1, g2) / 2, rel=1e-3)
+    # a warm start (aggregate.warm_start) is put on this target's PMF at the AA liquid's own bead density
+    # (its last frame's: IBI starts from it): iteration 0 of a fresh IBI is the PMF plus rho b(r)
+    warm = project.open_job(dict(job.statepoint(), warm=True)).init()
+    for name in ("aa_com.gsd", "rdf_aa.txt"):
+        shutil.copy(job.fn(name), warm.fn(name))
+    bump = 100.0 * np.exp(-(r_i - 7.0) ** 2)  # kcal/mol per bead/Å³
+    cg.run_ibi(warm, progress=None, start=ibi.StartCorrection(r_i, 0 * r_i, bump, "pmf+test"))
+    U0 = ibi.read_iteration(warm.fn("ibi/iteration_000.npz")).U
+    pmf = ibi.read_iteration(job.fn("ibi/iteration_000.npz")).U
+    rho = pos.shape[1] / np.prod(boxes[-1])  # beads per Å³
+    at = np.argmin(np.abs(r_i - 7.0))
+    assert warm.doc["ibi_start"] == "pmf+test" and U0[at] - pmf[at] == pytest.approx(100 * rho, rel=0.05)
     for ext in ("table", "xvg", "csv"):
         assert job.isfile(f"cg_potential.{ext}")
     final = tables.read_lammps(job.fn("cg_potential.table"))

@@ -93,7 +93,7 @@ def test_concurrent_build_datasets_do_not_interleave(finished_project, tmp_path)
     summary = json.loads((analysis / aggregate.DATASETS_JSON).read_text())
     data = aggregate.load_datasets(analysis)
     ids = sorted(job.id for job in finished_project)
-    assert summary["ids"] == data["ids"].tolist() == ids and summary["fingerprint"] == aggregate.fingerprint(ids)
+    assert summary["ids"] == data["ids"].tolist() == ids and summary["fingerprint"] == aggregate.datasets_fingerprint(ids)
     assert summary["n_pairs"] == len(data["pairs"]) and data["U"].shape[0] == len(ids)
     assert not files.stale_temporaries(analysis)
     # a builder that finds the datasets current (same jobs, same settings) leaves them alone

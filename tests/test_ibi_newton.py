@@ -1,6 +1,6 @@
 """The Newton-type IBI updates against closed-form answers (no MD): the inverse Monte Carlo Jacobian of
 an ideal gas, the size and sign of the pressure constraint (checked
-with a virial integral written out here), and the warm start from a trained structure model."""
+with a virial integral written out here), and the warm start (the PMF plus a correction linear in the density)."""
 
 import json
 
@@ -82,43 +82,51 @@ def test_newton_step_solves_the_linear_problem_it_is_given():
     assert np.allclose((U_next - U)[sampled], dU_true[sampled], atol=0.01 * KT)
 
 
-class Fixed:
-    """Predicts one potential for any input, like a trained PotentialModel (module level: pickled)."""
+def test_warm_start_is_the_pmf_plus_a_correction_linear_in_the_density(tmp_path):
+    """aggregate.fit_start_correction fits what converged tables added to their PMF starts as a(r) + rho b(r)
+    (models/ibi_start.json); aggregate.warm_start reads it back and cg.start_potential puts it on a new
+    target's PMF at that job's density, with U(r_cut) = 0; its leave-one-out error is 0 for tables that
+    are such a line, and the PMF's own error is the correction's RMS. Another molecule, no file, or a
+    broken one: the PMF (the last with a line saying why). Fewer than 3 rows: the mean correction."""
+    from mobcg import molecule
 
-    def __init__(self, U):
-        self.U = U
-
-    def predict(self, X):
-        return np.repeat(self.U[None, :], len(X), axis=0), np.zeros((len(X), len(self.U)))
-
-
-def test_warm_start_from_a_trained_structure_model_is_used_and_recorded(tmp_path):
-    """aggregate.warm_start predicts from analysis/models/structure.joblib (the trained model's file),
-    cg.start_potential moves it onto the IBI grid with a core of its own and U(r_cut) = 0, and names its source;
-    without a model it is the PMF; run_ibi records the start in ibi.json, and a resumed run keeps it."""
-    from mobcg.forcefield import OPLS_AA
-
-    grid = np.round(np.arange(0.5, 15.0, 0.05), 4)
-    truth = soft(grid) - 0.05  # not 0 at RC: the start must shift it
+    r = np.round(np.arange(5.0, 12.0, 0.01), 4)
+    a_true = 0.3 * np.exp(-(r - 6.0) ** 2)  # kcal/mol: a well deeper than the PMF's,
+    b_true = -80.0 * np.exp(-(r - 7.5) ** 2)  # and a many-body part growing with the density
+    rho = np.array([0.0025, 0.0030, 0.0034, 0.0040])  # beads/Å³
+    pmf = np.array([soft(r) * (1 + 0.1 * k) for k in range(4)])
     analysis_dir = tmp_path / "analysis"
-    models.save(Fixed(truth), analysis_dir / "models" / "structure.joblib", {"grid": grid.tolist()})
-    (analysis_dir / "models.json").write_text(json.dumps({"fingerprint": "abc123"}))
+    (analysis_dir / "models").mkdir(parents=True)
+    data = {"r": r, "U": pmf + a_true + rho[:, None] * b_true, "U_pmf": pmf, "rho": rho}
+    scores = aggregate.fit_start_correction(analysis_dir, data, np.ones(4, bool), [molecule.DEFAULT], "abc123")
+    expected_pmf_rmse = np.sqrt(np.mean((a_true + rho[:, None] * b_true) ** 2))
+    assert scores["n"] == 4 and scores["loo_rmse"] < 1e-9 and scores["pmf_rmse"] == pytest.approx(expected_pmf_rmse)
+    start = aggregate.warm_start(analysis_dir)
+    assert start.source == "pmf+correction:abc123"
     g_target = np.exp(-soft(R) / KT)
-    U0, source = cg.start_potential(R, g_target, T, RC, aggregate.warm_start(analysis_dir, OPLS_AA))
-    assert source == "model:structure:abc123"
-    sampled = (g_target > ibi.G_MIN) & (R < RC)
-    expected = np.interp(R, grid, truth) - np.interp(RC, grid, truth)
-    assert np.allclose(U0[sampled], expected[sampled], atol=1e-3)  # shift read on the 0.1 Å grid
+    U0, source = cg.start_potential(R, g_target, T, RC, start, rho=0.0036)
+    assert source == "pmf+correction:abc123"
+    sampled = (g_target > ibi.G_MIN) & (R >= 5.0) & (R < RC - 1.0)  # (pmf_start switches U off over 1 Å)
+    truth = ibi.pmf_start(R, g_target, T, RC) + np.interp(R, r, a_true + 0.0036 * b_true)
+    shift = np.interp(RC, R, truth)  # U(r_cut) = 0
+    assert np.allclose(U0[sampled], truth[sampled] - shift, atol=1e-3)
     assert np.all(U0[R >= RC] == 0.0) and np.all(np.diff(U0[~sampled & (R < 5)]) < 0)
-    assert aggregate.warm_start(tmp_path / "none", OPLS_AA) is None
+    # the job's own density matters: 0.0036 against 0.0025 moves the start by 0.0011 b
+    U_low, _ = cg.start_potential(R, g_target, T, RC, start, rho=0.0025)
+    at = np.argmin(np.abs(R - 7.45))
+    assert U0[at] - U_low[at] == pytest.approx(0.0011 * -80.0 * np.exp(-0.05 ** 2), rel=0.02)
+
+    assert aggregate.warm_start(analysis_dir, "n-octane") is None
+    assert aggregate.warm_start(tmp_path / "none") is None
     assert cg.start_potential(R, g_target, T, RC, None) == (None, "pmf")
-    # a model file that cannot be read is a start guess lost, not a failed job: PMF, with a line saying why
-    broken = tmp_path / "broken"
-    (broken / "models").mkdir(parents=True)
-    (broken / "models" / "structure.joblib").write_text("not a model")
+    (analysis_dir / aggregate.IBI_START).write_text("not a correction")
     lines = []
-    assert aggregate.warm_start(broken, OPLS_AA, progress=lines.append) is None
-    assert len(lines) == 1 and "structure model unusable" in lines[0] and "PMF" in lines[0]
+    assert aggregate.warm_start(analysis_dir, progress=lines.append) is None
+    assert len(lines) == 1 and "unusable" in lines[0] and "PMF" in lines[0]
+    two = {k: v[:2] for k, v in data.items() if k != "r"} | {"r": r}
+    scores = aggregate.fit_start_correction(analysis_dir, two, np.ones(2, bool), [molecule.DEFAULT], "abc123")
+    mean = aggregate.warm_start(analysis_dir)
+    assert not scores["linear"] and np.allclose(mean.a, a_true + rho[:2].mean() * b_true) and not np.any(mean.b)
 
     calls = []
 

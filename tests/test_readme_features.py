@@ -161,7 +161,7 @@ def test_run_parallel_runs_what_is_eligible(project_dir):
     sh(project_dir, "project.py", "run", "--parallel", "-o", "build_datasets", timeout=600)
     ids = sorted(j.id for j in project)
     summary = json.loads((project_dir / "analysis" / "datasets.json").read_text())
-    assert summary["ids"] == ids and summary["fingerprint"] == aggregate.fingerprint(ids)
+    assert summary["ids"] == ids and summary["fingerprint"] == aggregate.datasets_fingerprint(ids)
     assert not (project_dir / "analysis" / "models.json").exists()  # -o build_datasets: nothing else ran
 
 
@@ -174,7 +174,7 @@ def test_run_parallel_builds_datasets_models_and_report(project_dir):
     analysis = project_dir / "analysis"
     ids = sorted(j.id for j in project)
     summary = json.loads((analysis / "datasets.json").read_text())
-    assert summary["ids"] == ids and summary["fingerprint"] == aggregate.fingerprint(ids)
+    assert summary["ids"] == ids and summary["fingerprint"] == aggregate.datasets_fingerprint(ids)
     assert aggregate.models_up_to_date(analysis, ids)
     assert aggregate.report_fingerprint(analysis) == aggregate.models_fingerprint(analysis)
     text = (analysis / "report.md").read_text()
