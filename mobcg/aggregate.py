@@ -149,11 +149,12 @@ def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dic
     with files.atomic_path(directory / DATASETS) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=np.array(ids), X=np.array(X), r=r, U=np.array(U), r_rdf=r_rdf, rdf_aa=np.array(G_aa),
-                     rdf_cg=np.array(G_cg), U_pmf=np.array(U_pmf), rho=np.array(rho), D_AA=d_aa, D_CG=d_cg, alpha=alpha, dpd_gamma=gamma, dpd_cutoff=dpd_cutoff,
-                     holdout=holdout, pairs=pairs,
+                     rdf_cg=np.array(G_cg), U_pmf=np.array(U_pmf), rho=np.array(rho), D_AA=d_aa, D_CG=d_cg,
+                     alpha=alpha, dpd_gamma=gamma, dpd_cutoff=dpd_cutoff, holdout=holdout, pairs=pairs,
                      molecule=np.array(mols), descriptors=desc, descriptor_names=np.array(molecule.DESCRIPTORS))
-    summary = {"fingerprint": datasets_fingerprint(ids), "format": DATASETS_FORMAT, "ids": ids, "n_jobs": len(ids), "n_train": int(len(train)),
-               "n_holdout": int(holdout.sum()), "n_pairs": int(len(pairs)), "grid": [float(r[0]), float(r[-1]), DR],
+    summary = {"fingerprint": datasets_fingerprint(ids), "format": DATASETS_FORMAT, "ids": ids, "n_jobs": len(ids),
+               "n_train": int(len(train)), "n_holdout": int(holdout.sum()), "n_pairs": int(len(pairs)),
+               "grid": [float(r[0]), float(r[-1]), DR],
                "rdf_grid": [float(r_rdf[0]), float(r_rdf[-1]), RDF_GRID_DR], "pairing": {"tol": tol, "r2_min": r2_min},
                "parameters": forcefield.PARAMETER_NAMES, "molecules": sorted(set(mols)),
                "descriptors": list(molecule.DESCRIPTORS)}
@@ -267,8 +268,9 @@ def fit_start_correction(directory: Path, data: dict, train: np.ndarray, trained
     (directory / IBI_START).unlink(missing_ok=True)  # none from other training jobs survives a refit
     if len(trained_on) != 1:
         return {"note": "the start correction is fitted for one molecule at a time: not trained"}
-    rows = train & np.all(np.isfinite(data["U_pmf"]), axis=1) & np.isfinite(data["rho"]) if "U_pmf" in data else []
-    if not np.any(rows):
+    if "U_pmf" in data:
+        rows = train & np.all(np.isfinite(data["U_pmf"]), axis=1) & np.isfinite(data["rho"])
+    if "U_pmf" not in data or not rows.any():
         return {"note": "no training job records its PMF and density: not trained"}
     dU = data["U"][rows] - data["U_pmf"][rows]
     fit, loo = ibi.fit_start_correction(data["r"], dU, data["rho"][rows], f"pmf+correction:{fp}")

@@ -263,11 +263,11 @@ def _campaign(folder: Path) -> list[str]:
                          f"RDF r² median {x['rdf_r2_median']:.3f} (min {x['rdf_r2_min']:.3f})")
     if "warm_start" in loop:
         w = loop["warm_start"]
-        lines.append(f"- warm start ({w['n']} jobs), IBI simulations to convergence: from the PMF {w['pmf_mean']:.1f}, "
-                     f"from the structure model's table {w['model_mean']:.1f}"
+        lines.append(f"- warm start ({w['n']} jobs), IBI simulations to convergence: from the PMF "
+                     f"{w['pmf_mean']:.1f}, from the structure model's table {w['model_mean']:.1f}"
                      + (f", from the PMF plus the density correction (the pipeline's) {w['correction_mean']:.1f} "
-                        f"(ratio {w['correction_ratio']:.2f}), from the job's own converged table {w['oracle_mean']:.1f} "
-                        f"(the floor, ratio {w['oracle_ratio']:.2f})" if "correction_mean" in w
+                        f"(ratio {w['correction_ratio']:.2f}), from the job's own converged table "
+                        f"{w['oracle_mean']:.1f} (the floor, ratio {w['oracle_ratio']:.2f})" if "correction_mean" in w
                         else f" (ratio {w['ratio']:.2f})"))
     lines.append("")
     lines += [f"![{png.stem}]({CAMPAIGN_DIR}/{png.name})" for png in sorted(folder.glob("campaign_*.png"))]

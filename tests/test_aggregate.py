@@ -343,7 +343,10 @@ MEASURES = {"release": "rel", "a": {"random": {"drawn": 4, "liquids": 3, "share"
                             for key, r2 in (("D_AA", -0.28), ("D_CG", -4.4), ("alpha", 0.28))}},
             "c": {"trusted": 3, "training": 2, "pairs": 2, "tolerance": {"tol": 0.2}},
             "closed_loop": {"mobility": {"n": 3, "alpha_median": 1.12, "within_0.3": 0.67, "within_0.5": 1.0,
-                                         "rdf_r2_median": 0.987, "rdf_r2_min": 0.95}}}
+                                         "rdf_r2_median": 0.987, "rdf_r2_min": 0.95},
+                            "warm_start": {"n": 3, "pmf_mean": 7.0, "model_mean": 8.0, "correction_mean": 6.0,
+                                           "oracle_mean": 4.0, "model_ratio": 1.14, "correction_ratio": 0.86,
+                                           "oracle_ratio": 0.57}}}
 
 
 def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished_project, tmp_path):
@@ -373,6 +376,7 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
     new_data = aggregate.load_datasets(new / "analysis")
     assert list(new_data["ids"]) == list(old_data["ids"]) and np.array_equal(new_data["U"], old_data["U"])
     assert np.array_equal(new_data["alpha"], old_data["alpha"]) and np.array_equal(new_data["X"], old_data["X"])
+    assert np.array_equal(new_data["U_pmf"], old_data["U_pmf"]) and np.array_equal(new_data["rho"], old_data["rho"])
     models_json = json.loads((new / "analysis" / "models.json").read_text())
     assert {"structure", "alpha", "D_CG"} <= set(models_json["models"])
     for job in signac.get_project(new):
@@ -384,6 +388,9 @@ def test_a_released_project_imports_and_trains_without_rerunning_its_md(finished
     assert ("- random draws: 4 drawn, 3 liquids (75 %), 3 trusted; the chance of a liquid (mobcg.suggest) "
             "expected 61 %, ranking them with ROC AUC 0.83") in report
     assert "alpha_pred median 1.12, 67 % within 1 ± 0.3" in report
+    assert ("- warm start (3 jobs), IBI simulations to convergence: from the PMF 7.0, from the structure model's "
+            "table 8.0, from the PMF plus the density correction (the pipeline's) 6.0 (ratio 0.86), from the job's "
+            "own converged table 4.0 (the floor, ratio 0.57)") in report
     assert ("- liquids not trusted: 2 (D_AA_diffusive 2, density_steady 1 failed); their median D_AA 0.21, "
             "the trusted ones' 2.04") in report
     assert "D_CG R²(log) -4.40, coverage 43 % / 100 %; alpha R²(log) 0.28" in report  # the raw convention's line
