@@ -160,6 +160,9 @@ def _models_section(models_json: dict, directory: Path) -> list[str]:
             score = f"RMSE {info['rmse']:.3f} kcal/mol (predict-the-mean: {info['rmse_mean_baseline']:.3f})"
         elif "r2" in info:
             score = f"R² {info['r2']:.2f}, MAE {info['mae']:.3g}"
+        elif "loo_rmse" in info:  # ibi_start: the correction to the PMF that new jobs' IBI starts from
+            score = (f"IBI's start: leave-one-out RMSE {info['loo_rmse']:.3f} kcal/mol from the converged tables "
+                     f"(the PMF alone: {info['pmf_rmse']:.3f})")
         else:
             score = info.get("note", "")
         lines.append(f"| {name} | {info.get('n_samples', info.get('n', ''))} | {score} |")

@@ -83,6 +83,8 @@ def test_models_validation_and_report_come_from_this_run(finished_project):
     start = models_json["models"]["ibi_start"]  # IBI's warm start for new jobs, from every training job
     assert start["n"] == models_json["n_train"] == 3 and (analysis / start["file"]).exists()
     assert aggregate.warm_start(analysis).n == 3
+    assert (f"| ibi_start | 3 | IBI's start: leave-one-out RMSE {start['loo_rmse']:.3f} kcal/mol from the converged "
+            f"tables (the PMF alone: {start['pmf_rmse']:.3f}) |") in (analysis / "report.md").read_text()
     held = [j for j in finished_project if j.doc.get("holdout") and aggregate.finished(j)]
     for job in held:
         assert job.doc["validated_with"] == models_json["fingerprint"]
