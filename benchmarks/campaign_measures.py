@@ -283,6 +283,8 @@ def main():
     parser.add_argument("--out", type=Path, default=None, help="folder for campaign_measures.json and the figures "
                         "(default: the release's measures/)")
     args = parser.parse_args()
+    if args.warm_only and args.out is None:
+        parser.error("--warm-only measures f alone: name --out, so the release's measures/ (d-f) are not replaced")
     args.work.mkdir(parents=True, exist_ok=True)
     project = scratch_project(args.release, args.work)
     ref = datasets.load_reference_systems()
