@@ -215,7 +215,7 @@ def finished_ids(jobs_):
 
 
 def datasets_current(*jobs_):
-    return aggregate.up_to_date(ANALYSIS, aggregate.DATASETS_JSON, finished_ids(jobs_))
+    return aggregate.datasets_up_to_date(ANALYSIS, finished_ids(jobs_))
 
 
 def models_current(*jobs_):

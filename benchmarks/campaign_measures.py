@@ -201,9 +201,10 @@ def warm_start_run(job, analysis_dir: Path, work: Path) -> dict:
             grid, U, fp = aggregate.predicted_potential(analysis_dir, jobs.forcefield(clone), "structure",
                                                         jobs.molecule(clone))
             predicted = (grid, U, f"model:structure:{fp}")
+        elif start == "correction":
+            predicted = aggregate.warm_start(analysis_dir, jobs.molecule(clone))
         else:
-            predicted = {"pmf": None, "oracle": (own.r, own.U, "oracle"),
-                         "correction": aggregate.warm_start(analysis_dir, jobs.molecule(clone))}[start]
+            predicted = (own.r, own.U, "oracle") if start == "oracle" else None
         result = cg.run_ibi(clone, np=1, progress=None, start=predicted)
         out[start] = {"simulations": len(result.iterations), "converged": bool(result.converged),
                       "deviation": float(result.deviation), "first_deviation": float(result.iterations[0].deviation),

@@ -86,11 +86,9 @@ def datasets_fingerprint(ids) -> str:
     return fingerprint(list(ids) + [f"datasets-format-{DATASETS_FORMAT}"])
 
 
-def up_to_date(directory, name: str, ids) -> bool:
-    """True when `directory/name` (JSON) was built from exactly these job ids (the datasets: at today's
-    format too)."""
-    key = datasets_fingerprint(ids) if name == DATASETS_JSON else fingerprint(ids)
-    return _read_json(Path(directory) / name).get("fingerprint") == key
+def datasets_up_to_date(directory, ids) -> bool:
+    """True when datasets.json was built from exactly these job ids, at today's format."""
+    return _read_json(Path(directory) / DATASETS_JSON).get("fingerprint") == datasets_fingerprint(ids)
 
 
 # ------------------------------------------------------------------------------------------- datasets
@@ -115,20 +113,20 @@ def build_datasets(job_list, directory, tol: float = PAIRING["tol"], r2_min: flo
 
 
 def _build_datasets(job_list, directory: Path, tol: float, r2_min: float) -> dict:
-    r_cut = min(float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])) for j in job_list)
-    r = np.round(np.arange(R_MIN, r_cut - DR / 2, DR), 4)
+    r_cuts = [float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])) for j in job_list]
+    r = np.round(np.arange(R_MIN, min(r_cuts) - DR / 2, DR), 4)
     X, U, G_aa, G_cg, U_pmf, rho = [], [], [], [], [], []
     rdf_max = min(min(jobs.load_columns(j.fn("rdf_aa.txt"))[-1, 0], jobs.load_columns(j.fn(cg.RDF))[-1, 0])
                   for j in job_list)
     r_rdf = np.round(np.arange(1.0, rdf_max, RDF_GRID_DR), 4)
-    for j in job_list:
+    for j, r_cut in zip(job_list, r_cuts):
         X.append(forcefield.vector(jobs.forcefield(j)))
         U.append(tables.resample(tables.read_csv(j.fn(cg.POTENTIAL + ".csv")), r).U)
         aa_rdf, cg_rdf = jobs.load_columns(j.fn("rdf_aa.txt")), jobs.load_columns(j.fn(cg.RDF))
         G_aa.append(np.interp(r_rdf, aa_rdf[:, 0], aa_rdf[:, 1]))
         G_cg.append(np.interp(r_rdf, cg_rdf[:, 0], cg_rdf[:, 1]))
-        U_pmf.append(_pmf(aa_rdf, jobs.info(j).T, float(j.doc.get("ibi_r_cut", jobs.preset(j)["ibi"]["r_cut"])), r))
-        rho.append(bead_density(j.doc))
+        U_pmf.append(_pmf(aa_rdf, jobs.info(j).T, r_cut, r))
+        rho.append(_bead_density(j.doc))
     ids = [j.id for j in job_list]
     # molecule descriptors beside the 19 parameters, so models can learn across molecules
     mols = [molecule.resolve(jobs.molecule(j)) for j in job_list]
@@ -172,7 +170,7 @@ def _pmf(aa_rdf: np.ndarray, T: float, r_cut: float, r: np.ndarray) -> np.ndarra
         return np.full(len(r), np.nan)
 
 
-def bead_density(doc: dict) -> float:
+def _bead_density(doc: dict) -> float:
     """Molecules (CG beads) per Å³ of the AA production (n_molecules / box_AA³), NaN when not recorded."""
     try:
         return float(doc["n_molecules"]) / float(doc["box_AA"]) ** 3
